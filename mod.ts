@@ -1,0 +1,64 @@
+/**
+ * denograd: PyTorch-style tensors, autograd and training for Deno, on WebGPU (`navigator.gpu`) with a CPU
+ * reference backend.
+ *
+ * @example
+ * ```ts
+ * import { gpu, randn, tensor } from "./mod.ts";
+ * const device = gpu.defaultDevice(); // "webgpu", or "cpu" with a notice
+ * const w = randn([3, 1], { device, requiresGrad: true });
+ * const x = randn([8, 3], { device });
+ * const loss = x.matmul(w).square().mean();
+ * loss.backward();
+ * console.log(await loss.item(), await w.grad!.toArray());
+ * ```
+ * @module
+ */
+
+export { Tensor } from "./src/tensor/tensor.ts";
+export type { NestedArray, TensorLike, ToTarget } from "./src/tensor/tensor.ts";
+export type { DType, TypedArray } from "./src/tensor/dtype.ts";
+export type { Device } from "./src/backend/registry.ts";
+export {
+  arange,
+  eye,
+  full,
+  getDefaultDevice,
+  linspace,
+  ones,
+  onesLike,
+  rand,
+  randint,
+  randn,
+  setDefaultDevice,
+  tensor,
+  zeros,
+  zerosLike,
+} from "./src/tensor/creation.ts";
+export type { TensorOptions } from "./src/tensor/creation.ts";
+export { getRngState, manualSeed, setRngState } from "./src/tensor/random.ts";
+export type { RngState } from "./src/tensor/random.ts";
+export { keep, tidy } from "./src/tensor/scope.ts";
+export { enableGrad, isGradEnabled, noGrad } from "./src/autograd/grad_mode.ts";
+export type { GradModeGuard } from "./src/autograd/grad_mode.ts";
+export { AccumulateGrad, Node } from "./src/autograd/node.ts";
+export type { BackwardOptions } from "./src/autograd/engine.ts";
+export type { GradcheckOptions } from "./src/autograd/functional.ts";
+export { where } from "./src/ops/compare.ts";
+export { cat, stack } from "./src/ops/join.ts";
+export { gpu } from "./src/backend/gpu.ts";
+export type { AdapterInfo, EngineStats, MemoryInfo } from "./src/backend/gpu.ts";
+
+import { grad, gradcheck } from "./src/autograd/functional.ts";
+
+/**
+ * Functional autograd: `grad(outputs, inputs)` and `gradcheck(fn, inputs)`.
+ *
+ * @example
+ * ```ts
+ * import { autograd, tensor } from "./mod.ts";
+ * const x = tensor([1, 2], { requiresGrad: true });
+ * const [g] = autograd.grad([x.pow(3).sum()], [x]); // 3x²
+ * ```
+ */
+export const autograd: { grad: typeof grad; gradcheck: typeof gradcheck } = { grad, gradcheck };

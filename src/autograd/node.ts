@@ -1,0 +1,78 @@
+/**
+ * Nodes of the autograd graph: what `t.gradFn` is.
+ * @module
+ */
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** The gradient function a node applies: output gradient in, one gradient per input out. */
+export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
+
+/** The leaf end of the graph: gradients arriving here accumulate into `variable.grad`. */
+export class AccumulateGrad {
+  /** Always "AccumulateGrad", as in PyTorch. */
+  readonly name = "AccumulateGrad";
+  /** The leaf tensor whose `.grad` this node accumulates into. */
+  constructor(readonly variable: Tensor) {}
+}
+
+/**
+ * One recorded operation: its name (e.g. `MulBackward0`), its inputs, the tensors it saved for backward,
+ * and the function that computes its inputs' gradients.
+ */
+export class Node {
+  /** Tensors saved for backward (aliases that keep their storage alive until the node is released). */
+  saved: Tensor[] = [];
+  #backward: BackwardFn | null = null;
+  #released = false;
+
+  constructor(
+    /** The op's backward name, like PyTorch's `gradFn.name()`. */
+    readonly name: string,
+    /** The op's tensor inputs (null for inputs that do not require grad). */
+    readonly inputs: readonly (Tensor | null)[],
+  ) {}
+
+  /** Keeps `t` alive for the backward pass and returns the saved alias. */
+  save(t: Tensor): Tensor {
+    const a = t.alias();
+    this.saved.push(a);
+    return a;
+  }
+
+  /** Sets the gradient function. */
+  setBackward(fn: BackwardFn): void {
+    this.#backward = fn;
+  }
+
+  /** Whether backward already ran and freed this node's saved tensors. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** The next functions of the graph, as PyTorch's `grad_fn.next_functions`: one per input. */
+  get nextFunctions(): (Node | AccumulateGrad | null)[] {
+    return this.inputs.map((t) => {
+      if (!t || !t.requiresGrad) return null;
+      return t.gradFn ?? t.accumulateGrad();
+    });
+  }
+
+  /** Runs the gradient function. */
+  apply(grad: Tensor): (Tensor | null | undefined)[] {
+    if (this.#released || !this.#backward) {
+      throw new Error(
+        `${this.name}: trying to backward through the graph a second time (its saved tensors were freed ` +
+          `after the first backward): pass { retainGraph: true } to the first backward() if you need to`,
+      );
+    }
+    return this.#backward(grad);
+  }
+
+  /** Frees the saved tensors (after backward, unless the graph is retained). */
+  release(): void {
+    for (const t of this.saved) t.dispose();
+    this.saved = [];
+    this.#backward = null;
+    this.#released = true;
+  }
+}

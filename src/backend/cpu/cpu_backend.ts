@@ -1,0 +1,184 @@
+/**
+ * The CPU reference backend: storages are host typed arrays and kernels are plain loops (one file per kind
+ * of kernel in this folder). It is always available, is the reference the WebGPU backend is tested against,
+ * and follows PyTorch's semantics, NaN and integer wraparound included.
+ * @module
+ */
+import type {
+  Backend,
+  BinaryOp,
+  MemoryInfo,
+  Operand,
+  ReduceOp,
+  Storage,
+  UnaryOp,
+  View,
+} from "../backend.ts";
+import { allocHost, type DType, hostBytes, type TypedArray } from "../../tensor/dtype.ts";
+import { binary } from "./binary.ts";
+import { castArray, copyInto } from "./copy.ts";
+import { gather, scatterAdd } from "./gather.ts";
+import { matmul } from "./matmul.ts";
+import { reduce } from "./reduce.ts";
+import type { HostOperand } from "./strided.ts";
+import { unary } from "./unary.ts";
+import { where } from "./where.ts";
+
+/**
+ * A CPU storage: a host typed array (float32 → Float32Array, float16 → Float16Array, int32 → Int32Array,
+ * bool → Uint8Array of 0/1). Reading `data` after the storage was freed throws.
+ */
+export class CpuStorage implements Storage {
+  /** The backend that owns this storage. */
+  readonly backend: CpuBackend;
+  /** Element type. */
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+  #data: TypedArray | null;
+
+  /** Wraps `data` (not copied) as a storage of `dtype` owned by `backend`; use the backend's methods instead. */
+  constructor(backend: CpuBackend, dtype: DType, data: TypedArray) {
+    this.backend = backend;
+    this.dtype = dtype;
+    this.size = data.length;
+    this.#data = data;
+  }
+
+  /** The elements (the live array, not a copy). Throws once the storage has been freed. */
+  get data(): TypedArray {
+    if (this.#data === null) throw new Error("storage used after it was freed");
+    return this.#data;
+  }
+
+  /** Whether the storage has been freed. */
+  get freed(): boolean {
+    return this.#data === null;
+  }
+
+  /** Drops the data reference (called by {@linkcode CpuBackend.free}). */
+  release(): void {
+    if (this.#data === null) throw new Error("storage used after it was freed");
+    this.#data = null;
+  }
+}
+
+/** The CPU implementation of {@linkcode Backend}. Use the {@linkcode cpuBackend} singleton. */
+export class CpuBackend implements Backend {
+  /** Always "cpu". */
+  readonly device = "cpu";
+  /** float16 is stored in `Float16Array` and computed in float64, rounding once per result. */
+  readonly supportsF16 = true;
+  #inUse = 0;
+  #peak = 0;
+
+  #adopt(dtype: DType, data: TypedArray): CpuStorage {
+    this.#inUse += data.length * hostBytes(dtype);
+    if (this.#inUse > this.#peak) this.#peak = this.#inUse;
+    return new CpuStorage(this, dtype, data);
+  }
+
+  #storage(s: Storage): CpuStorage {
+    if (!(s instanceof CpuStorage) || s.backend !== this) {
+      throw new TypeError(`cpu backend: got a storage of the ${s.backend?.device ?? "unknown"} backend`);
+    }
+    return s;
+  }
+
+  #host(x: Operand): HostOperand {
+    const s = this.#storage(x.storage);
+    return { data: s.data, dtype: s.dtype, view: x.view };
+  }
+
+  /** A new storage with `size` zeroed elements. */
+  alloc(dtype: DType, size: number): CpuStorage {
+    return this.#adopt(dtype, allocHost(dtype, size));
+  }
+
+  /** A new storage holding a copy of `data` converted to `dtype`. */
+  upload(dtype: DType, data: TypedArray): CpuStorage {
+    return this.#adopt(dtype, castArray(data, dtype));
+  }
+
+  /** A new storage of `size` elements all equal to `value` (converted to `dtype`). */
+  fill(dtype: DType, size: number, value: number): CpuStorage {
+    const data = allocHost(dtype, size);
+    data.fill(dtype === "bool" ? (value !== 0 ? 1 : 0) : value);
+    return this.#adopt(dtype, data);
+  }
+
+  /** Drops the storage's data and its bytes from the accounting; using it afterwards throws. */
+  free(storage: Storage): void {
+    const s = this.#storage(storage);
+    s.release();
+    this.#inUse -= s.size * hostBytes(s.dtype);
+  }
+
+  /** A copy of the storage's elements. */
+  read(storage: Storage): Promise<TypedArray> {
+    try {
+      return Promise.resolve(this.#storage(storage).data.slice());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** out[i] = op(x[i]) with out contiguous of x's shape. */
+  unary(op: UnaryOp, x: Operand, outDtype: DType, p0?: number, p1?: number): CpuStorage {
+    return this.#adopt(outDtype, unary(op, this.#host(x), outDtype, p0, p1));
+  }
+
+  /** out[i] = op(a[i], b[i]); a and b have the output's shape (broadcast by strides of 0). */
+  binary(op: BinaryOp, a: Operand, b: Operand, outDtype: DType, p0?: number, p1?: number): CpuStorage {
+    return this.#adopt(outDtype, binary(op, this.#host(a), this.#host(b), outDtype, p0, p1));
+  }
+
+  /** out[i] = cond[i] ? a[i] : b[i]; all three have the output's shape. */
+  where(cond: Operand, a: Operand, b: Operand, outDtype: DType): CpuStorage {
+    return this.#adopt(outDtype, where(this.#host(cond), this.#host(a), this.#host(b), outDtype));
+  }
+
+  /** Reduces `axes` (sorted, unique) of x into a contiguous storage with those axes removed. */
+  reduce(op: ReduceOp, x: Operand, axes: readonly number[], outDtype: DType): CpuStorage {
+    return this.#adopt(outDtype, reduce(op, this.#host(x), axes, outDtype));
+  }
+
+  /** Batched matrix product: a is [B, M, K], b is [B, K, N] (any strides); the output is contiguous [B, M, N]. */
+  matmul(a: Operand, b: Operand, outDtype: DType): CpuStorage {
+    return this.#adopt(outDtype, matmul(this.#host(a), this.#host(b), outDtype));
+  }
+
+  /** out[p] = x[p with coordinate `dim` replaced by index[p]]; out has index's shape and x's dtype. */
+  gather(x: Operand, dim: number, index: Operand): CpuStorage {
+    const h = this.#host(x);
+    return this.#adopt(h.dtype, gather(h, dim, this.#host(index)));
+  }
+
+  /** A zeroed storage of `outShape` plus src[p] added at p with coordinate `dim` replaced by index[p]. */
+  scatterAdd(src: Operand, dim: number, index: Operand, outShape: readonly number[]): CpuStorage {
+    const h = this.#host(src);
+    return this.#adopt(h.dtype, scatterAdd(h, dim, this.#host(index), outShape));
+  }
+
+  /** Writes `src` (of dst view's shape) into `dst` at the strided `dstView`, converting dtype. */
+  copy(src: Operand, dst: Storage, dstView: View): void {
+    const d = this.#storage(dst);
+    copyInto(this.#host(src), d.data, d.dtype, dstView);
+  }
+
+  /** A no-op: CPU kernels run when called. */
+  flush(): void {}
+
+  /** Resolves at once: CPU kernels have finished when they return. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Bytes held by live storages (allocated and in use are the same on the CPU) and the peak seen. */
+  memory(): MemoryInfo {
+    return { allocated: this.#inUse, inUse: this.#inUse, peak: this.#peak };
+  }
+}
+
+/** The process-wide CPU backend. */
+export const cpuBackend: CpuBackend = new CpuBackend();

@@ -1,0 +1,108 @@
+/**
+ * Generates elementwise kernels (unary, binary, where, cast, copy into a strided view, fill) from
+ * `src/shaders/elementwise.wgsl`, specialised by dtypes, collapsed rank and operand contiguity.
+ * @module
+ */
+import type { View } from "../../backend.ts";
+import type { DType } from "../../../tensor/dtype.ts";
+import { contiguousStrides, numel } from "../../../tensor/shape.ts";
+import template from "../../../shaders/elementwise.wgsl" with { type: "text" };
+import common from "../../../shaders/common.wgsl" with { type: "text" };
+import {
+  collapse,
+  enableF16,
+  grid,
+  indexCode,
+  loadAs,
+  ParamBlock,
+  storageType,
+  storeAs,
+  type ValueKind,
+  WORKGROUP,
+} from "./layout.ts";
+
+/** An input of an elementwise kernel: its dtype and its view (of the output's shape). */
+export interface ElementwiseInput {
+  readonly dtype: DType;
+  readonly view: View;
+}
+
+/** What the engine needs to run a generated kernel. */
+export interface KernelLaunch {
+  /** Cache key of the pipeline (the code is generated only on a cache miss). */
+  readonly key: string;
+  /** Generates the WGSL. */
+  readonly code: () => string;
+  /** The parameter block. */
+  readonly params: Uint32Array;
+  /** Workgroup counts. */
+  readonly groups: [number, number, number];
+}
+
+const NAMES = ["a", "b", "c"];
+
+/**
+ * A kernel computing `out = expr(a, b, c)` over inputs broadcast to `shape`. `expr` is WGSL over the
+ * loaded inputs `a`, `b`, `c` and the f32 parameters `P0`, `P1`; `kind` is the kind of value it yields.
+ * The output is contiguous unless `outView` is given (a strided destination, for copies).
+ */
+export function elementwiseKernel(opts: {
+  label: string;
+  shape: readonly number[];
+  inputs: readonly ElementwiseInput[];
+  outDtype: DType;
+  outView?: View;
+  expr: string;
+  kind: ValueKind;
+  p0?: number;
+  p1?: number;
+}): KernelLaunch {
+  const { shape, inputs, outDtype } = opts;
+  const n = numel(shape);
+  const outStrides = opts.outView ? opts.outView.strides : contiguousStrides(shape);
+  const all = [...inputs.map((x) => x.view.strides), outStrides];
+  const c = collapse(shape, all);
+  const rank = c.shape.length;
+  const contiguous = c.strides.map((s) => rank === 0 || (rank === 1 && s[0] === 1));
+  const outStrided = opts.outView !== undefined && !(contiguous[inputs.length] && opts.outView.offset === 0);
+
+  const pb = new ParamBlock().u32("n", n).f32("p0", opts.p0 ?? 0).f32("p1", opts.p1 ?? 0);
+  for (let d = 0; d < rank; d++) pb.u32(`d${d}`, c.shape[d]);
+  const operands = inputs.map((x, k) => ({ name: NAMES[k], offset: x.view.offset, strides: c.strides[k] }));
+  if (outStrided) operands.push({ name: "o", offset: opts.outView!.offset, strides: c.strides[inputs.length] });
+  for (const o of operands) {
+    pb.u32(`${o.name}_off`, o.offset);
+    for (let d = 0; d < rank; d++) pb.u32(`${o.name}_s${d}`, o.strides[d]);
+  }
+
+  const dtypes = [...inputs.map((x) => x.dtype), outDtype];
+  const key = `ew|${opts.label}|${dtypes.join(",")}|${rank}|${contiguous.map(Number).join("")}|${
+    outStrided ? 1 : 0
+  }|${opts.expr}|${opts.kind}`;
+
+  const code = () => {
+    const bindings = inputs.map((x, k) =>
+      `@group(0) @binding(${k}) var<storage, read> in_${NAMES[k]}: array<${storageType(x.dtype)}>;`
+    );
+    bindings.push(
+      `@group(0) @binding(${inputs.length}) var<storage, read_write> out: array<${storageType(outDtype)}>;`,
+    );
+    const index = operands.map((o, k) => indexCode(o.name, rank, k < inputs.length ? contiguous[k] : false));
+    const body = [
+      "  let P0 = bitcast<f32>(p.p0);",
+      "  let P1 = bitcast<f32>(p.p1);",
+      ...inputs.map((x, k) => `  let ${NAMES[k]} = ${loadAs(`in_${NAMES[k]}[idx${NAMES[k]}]`, x.dtype)};`),
+      `  out[${outStrided ? "idxo" : "i"}] = ${storeAs(`(${opts.expr})`, opts.kind, outDtype)};`,
+    ];
+    return template
+      .replace("{{ENABLE}}", enableF16(dtypes))
+      .replace("{{COMMON}}", common)
+      .replace("{{BINDINGS}}", bindings.join("\n"))
+      .replace("{{PARAMS}}", pb.struct())
+      .replace("{{PARAM_BINDING}}", String(inputs.length + 1))
+      .replaceAll("{{WG}}", String(WORKGROUP))
+      .replace("{{INDEX}}", index.join("\n"))
+      .replace("{{BODY}}", body.join("\n"));
+  };
+  return { key, code, params: pb.words(), groups: grid(n) };
+}

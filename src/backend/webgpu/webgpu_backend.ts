@@ -1,0 +1,470 @@
+/**
+ * The WebGPU backend: buffers from a size-class pool, pipelines cached by kernel specialisation,
+ * dispatches recorded into batched command encoders, and reads as the only waits.
+ * @module
+ */
+import type { Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp, View } from "../backend.ts";
+import { allocHost, type DType, type TypedArray } from "../../tensor/dtype.ts";
+import { contiguousStrides, fmtShape, numel } from "../../tensor/shape.ts";
+import { BufferPool, type PooledBuffer } from "./buffer_pool.ts";
+import { type Binding, CommandBatch } from "./command_batch.ts";
+import { elementwiseKernel, type KernelLaunch } from "./kernels/elementwise.ts";
+import { BINARY_EXPR, UNARY_EXPR } from "./kernels/elementwise_ops.ts";
+import { computeType } from "./kernels/layout.ts";
+import { reduceKernel } from "./kernels/reduce.ts";
+import { gatherKernel, scatterAddKernel } from "./kernels/gather.ts";
+import { chooseMatmulSpec, matmulDispatch, matmulShader } from "./matmul_kernel.ts";
+
+/** What `gpu.info()` reports about the adapter. */
+export interface AdapterInfo {
+  /** The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "NVIDIA H100". */
+  name: string;
+  vendor: string;
+  architecture: string;
+  /** The native API under WebGPU, as far as it can be told ("vulkan", "gl", "metal", "dx12" or "unknown"). */
+  backend: string;
+  /** Whether this is a software (CPU) adapter such as lavapipe. */
+  isSoftware: boolean;
+  /** Whether float16 tensors are supported (`shader-f16`). */
+  f16: boolean;
+  /** Whether GPU timestamps are available (`timestamp-query`). */
+  timestamps: boolean;
+  /** Key limits. */
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupStorageSize: number;
+  };
+}
+
+const ERR_MESSAGES: Record<number, string> = {
+  1: "gather/indexSelect: an index was out of range for the indexed dimension",
+  2: "scatterAdd (backward of gather/indexSelect): an index was out of range",
+};
+
+/** A storage living in a pooled GPU buffer. */
+export class GpuStorage implements Storage {
+  constructor(
+    readonly backend: WebGpuBackend,
+    readonly dtype: DType,
+    readonly size: number,
+    public buf: PooledBuffer | null,
+  ) {}
+
+  /** The buffer, or a clear error when the storage was freed or its device lost. */
+  get live(): PooledBuffer {
+    if (!this.buf) throw new Error("storage used after it was freed (the tensor was disposed)");
+    this.backend.checkUsable();
+    return this.buf;
+  }
+}
+
+/** Bytes a dtype takes per element on the GPU (bool is a u32). */
+function gpuBytes(d: DType): number {
+  return d === "float16" ? 2 : 4;
+}
+
+function guessBackend(info: GPUAdapterInfo, features: GPUSupportedFeatures): string {
+  const forced = Deno.env.get("DENO_WEBGPU_BACKEND");
+  if (forced) return forced.toLowerCase();
+  const desc = info.description.toLowerCase();
+  if (Deno.build.os === "darwin") return "metal";
+  if (Deno.build.os === "windows") return "dx12";
+  // Mesa's Vulkan drivers report vendor 0x10005; the GL fallback lacks shader-f16.
+  if (info.vendor === "65541" || features.has("shader-f16")) return "vulkan";
+  if (desc.includes("llvmpipe")) return "gl";
+  return "unknown";
+}
+
+/** The WebGPU implementation of {@linkcode Backend}. */
+export class WebGpuBackend implements Backend {
+  readonly device = "webgpu";
+  readonly supportsF16: boolean;
+  readonly info: AdapterInfo;
+  readonly pool: BufferPool;
+  readonly batch: CommandBatch;
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #errFlag: GPUBuffer;
+  readonly #errors: string[] = [];
+  #lost: string | null = null;
+  /** Number of pipelines compiled so far. */
+  compiled = 0;
+
+  constructor(readonly gpu: GPUDevice, adapter: GPUAdapter) {
+    this.supportsF16 = gpu.features.has("shader-f16");
+    const l = gpu.limits;
+    this.info = {
+      name: adapter.info.description || adapter.info.device || "unknown adapter",
+      vendor: adapter.info.vendor,
+      architecture: adapter.info.architecture,
+      backend: guessBackend(adapter.info, adapter.features),
+      isSoftware: adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description),
+      f16: this.supportsF16,
+      timestamps: gpu.features.has("timestamp-query"),
+      limits: {
+        maxBufferSize: l.maxBufferSize,
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      },
+    };
+    this.pool = new BufferPool(
+      gpu,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize),
+    );
+    this.batch = new CommandBatch(gpu);
+    this.#errFlag = gpu.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label: "denograd error flag",
+    });
+    gpu.addEventListener("uncapturederror", (e) => {
+      const err = (e as GPUUncapturedErrorEvent).error;
+      const kind = err instanceof GPUOutOfMemoryError ? "out of GPU memory" : "WebGPU error";
+      const text = err.message.split("\n").map((l) => l.trim()).filter((l) => l && !/^[│┌─]/.test(l)).join(" ");
+      this.#errors.push(`${kind} after op "${this.batch.lastLabel}": ${text.slice(0, 400)}`);
+    });
+    gpu.lost.then((info) => {
+      this.#lost = `${info.reason}${info.message ? `: ${info.message}` : ""}`;
+    });
+  }
+
+  /** Throws when the device was lost or an earlier asynchronous WebGPU error is pending. */
+  checkUsable(): void {
+    if (this.#lost !== null) {
+      throw new Error(
+        `the WebGPU device was lost (${this.#lost}). Tensors on it are gone: call \`await gpu.reset()\` ` +
+          `for a new device, then reload your model from a checkpoint.`,
+      );
+    }
+    if (this.#errors.length) {
+      const msg = this.#errors.splice(0).join("; ");
+      throw new Error(msg);
+    }
+  }
+
+  /** Whether the device was lost. */
+  get isLost(): boolean {
+    return this.#lost !== null;
+  }
+
+  #buffer(dtype: DType, size: number, what: string): PooledBuffer {
+    this.checkUsable();
+    const bytes = Math.ceil((size * gpuBytes(dtype)) / 4) * 4;
+    const limit = this.info.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      throw new RangeError(
+        `${what}: a ${dtype} tensor of ${size} elements needs ${bytes} bytes, more than this adapter's ` +
+          `maxStorageBufferBindingSize (${limit} bytes)`,
+      );
+    }
+    return this.pool.acquire(bytes, what);
+  }
+
+  #pipeline(launch: KernelLaunch): GPUComputePipeline {
+    let p = this.#pipelines.get(launch.key);
+    if (!p) {
+      const module = this.gpu.createShaderModule({ code: launch.code(), label: launch.key });
+      p = this.gpu.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: launch.key });
+      this.#pipelines.set(launch.key, p);
+      this.compiled++;
+    }
+    return p;
+  }
+
+  #run(launch: KernelLaunch, buffers: readonly Binding[], label: string): void {
+    this.batch.dispatch(this.#pipeline(launch), buffers, launch.params, launch.groups, label);
+  }
+
+  #storage(dtype: DType, size: number, what: string): GpuStorage {
+    return new GpuStorage(this, dtype, size, this.#buffer(dtype, size, what));
+  }
+
+  alloc(dtype: DType, size: number): GpuStorage {
+    const s = this.#storage(dtype, size, "alloc");
+    this.batch.clear(s.buf!.buffer, 0, s.buf!.bytes);
+    s.buf!.lastBatch = this.batch.batchId;
+    return s;
+  }
+
+  upload(dtype: DType, data: TypedArray): GpuStorage {
+    const s = this.#storage(dtype, data.length, "upload");
+    const buf = s.buf!;
+    // A buffer bound by commands not yet submitted must not be overwritten by a queue write.
+    if (buf.lastBatch === this.batch.batchId && this.batch.pending) this.batch.flush();
+    let src: ArrayBufferView;
+    if (dtype === "bool") src = Uint32Array.from(data as Uint8Array);
+    else if (dtype === "float16") {
+      const h = data instanceof Float16Array ? data : Float16Array.from(data as ArrayLike<number>);
+      src = h.length % 2 ? (() => {
+        const p = new Float16Array(h.length + 1);
+        p.set(h);
+        return p;
+      })() : h;
+    } else if (dtype === "float32") src = data instanceof Float32Array ? data : Float32Array.from(data);
+    else src = data instanceof Int32Array ? data : Int32Array.from(data);
+    if (src.byteLength > 0) {
+      this.gpu.queue.writeBuffer(buf.buffer, 0, src.buffer as ArrayBuffer, src.byteOffset, src.byteLength);
+    }
+    return s;
+  }
+
+  fill(dtype: DType, size: number, value: number): GpuStorage {
+    if (value === 0) return this.alloc(dtype, size);
+    const out = this.#storage(dtype, size, "fill");
+    const launch = elementwiseKernel({
+      label: "fill",
+      shape: [size],
+      inputs: [],
+      outDtype: dtype,
+      expr: "P0",
+      kind: "f32",
+      p0: value,
+    });
+    this.#run(launch, [out.buf!], "fill");
+    return out;
+  }
+
+  free(storage: Storage): void {
+    const s = storage as GpuStorage;
+    if (!s.buf) return;
+    this.pool.release(s.buf);
+    s.buf = null;
+  }
+
+  async read(storage: Storage): Promise<TypedArray> {
+    const s = storage as GpuStorage;
+    const buf = s.live;
+    const bytes = Math.ceil((s.size * gpuBytes(s.dtype)) / 4) * 4;
+    const staging = this.gpu.createBuffer({
+      size: bytes + 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: "denograd read",
+    });
+    if (bytes > 0) this.batch.copy(buf.buffer, 0, staging, 0, bytes);
+    this.batch.copy(this.#errFlag, 0, staging, bytes, 16);
+    this.batch.clear(this.#errFlag, 0, 16);
+    this.batch.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      staging.destroy();
+      this.checkUsable();
+      throw e;
+    }
+    const raw = staging.getMappedRange();
+    const flag = new Uint32Array(raw, bytes, 1)[0];
+    let out: TypedArray;
+    switch (s.dtype) {
+      case "float32":
+        out = new Float32Array(raw.slice(0, s.size * 4));
+        break;
+      case "int32":
+        out = new Int32Array(raw.slice(0, s.size * 4));
+        break;
+      case "float16":
+        out = new Float16Array(raw.slice(0, s.size * 2));
+        break;
+      case "bool": {
+        const u = new Uint32Array(raw, 0, s.size);
+        out = allocHost("bool", s.size);
+        for (let i = 0; i < s.size; i++) out[i] = u[i] ? 1 : 0;
+        break;
+      }
+    }
+    staging.unmap();
+    staging.destroy();
+    this.checkUsable();
+    if (flag) throw new RangeError(ERR_MESSAGES[flag] ?? `kernel error ${flag}`);
+    return out;
+  }
+
+  unary(op: UnaryOp, x: Operand, outDtype: DType, p0 = 0, p1 = 0): GpuStorage {
+    const e = UNARY_EXPR[op](computeType(x.storage.dtype));
+    const shape = x.view.shape;
+    const out = this.#storage(outDtype, numel(shape), op);
+    const launch = elementwiseKernel({
+      label: op,
+      shape,
+      inputs: [{ dtype: x.storage.dtype, view: x.view }],
+      outDtype,
+      expr: e.expr,
+      kind: e.kind,
+      p0,
+      p1,
+    });
+    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], op);
+    return out;
+  }
+
+  binary(op: BinaryOp, a: Operand, b: Operand, outDtype: DType, p0 = 0, p1 = 0): GpuStorage {
+    const e = BINARY_EXPR[op](computeType(a.storage.dtype));
+    const shape = a.view.shape;
+    const out = this.#storage(outDtype, numel(shape), op);
+    const launch = elementwiseKernel({
+      label: op,
+      shape,
+      inputs: [{ dtype: a.storage.dtype, view: a.view }, { dtype: b.storage.dtype, view: b.view }],
+      outDtype,
+      expr: e.expr,
+      kind: e.kind,
+      p0,
+      p1,
+    });
+    this.#run(launch, [(a.storage as GpuStorage).live, (b.storage as GpuStorage).live, out.buf!], op);
+    return out;
+  }
+
+  where(cond: Operand, a: Operand, b: Operand, outDtype: DType): GpuStorage {
+    const shape = a.view.shape;
+    const out = this.#storage(outDtype, numel(shape), "where");
+    const launch = elementwiseKernel({
+      label: "where",
+      shape,
+      inputs: [
+        { dtype: a.storage.dtype, view: a.view },
+        { dtype: b.storage.dtype, view: b.view },
+        { dtype: cond.storage.dtype, view: cond.view },
+      ],
+      outDtype,
+      expr: "select(b, a, c != 0u)",
+      kind: computeType(a.storage.dtype),
+    });
+    const bufs = [a, b, cond].map((o) => (o.storage as GpuStorage).live);
+    this.#run(launch, [...bufs, out.buf!], "where");
+    return out;
+  }
+
+  reduce(op: ReduceOp, x: Operand, axes: readonly number[], outDtype: DType): GpuStorage {
+    const outShape = x.view.shape.filter((_, d) => !axes.includes(d));
+    const out = this.#storage(outDtype, numel(outShape), op);
+    const launch = reduceKernel(op, x.storage.dtype, x.view, axes, outDtype);
+    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], op);
+    return out;
+  }
+
+  matmul(a: Operand, b: Operand, outDtype: DType): GpuStorage {
+    const [batch, M, K] = a.view.shape;
+    const N = b.view.shape[2];
+    const out = this.#storage(outDtype, batch * M * N, "matmul");
+    if (batch * M * N === 0) return out;
+    if (K === 0) {
+      this.batch.clear(out.buf!.buffer, 0, out.buf!.bytes);
+      return out;
+    }
+    const spec = chooseMatmulSpec({
+      dtype: a.storage.dtype === "float16" ? "f16" : "f32",
+      aStrides: a.view.strides as [number, number, number],
+      bStrides: b.view.strides as [number, number, number],
+      aOffset: a.view.offset,
+      bOffset: b.view.offset,
+      M,
+      N,
+      K,
+      adapterIsCpu: this.info.isSoftware,
+    });
+    const { code } = matmulShader(spec);
+    const key = `matmul|${JSON.stringify(spec)}`;
+    const [as, bs] = [a.view.strides, b.view.strides];
+    const params = Uint32Array.from([
+      M,
+      N,
+      K,
+      batch,
+      a.view.offset,
+      as[0],
+      as[1],
+      as[2],
+      b.view.offset,
+      bs[0],
+      bs[1],
+      bs[2],
+    ]);
+    const launch: KernelLaunch = { key, code: () => code, params, groups: matmulDispatch(spec, M, N, batch) };
+    this.#run(launch, [(a.storage as GpuStorage).live, (b.storage as GpuStorage).live, out.buf!], "matmul");
+    return out;
+  }
+
+  gather(x: Operand, dim: number, index: Operand): GpuStorage {
+    const out = this.#storage(x.storage.dtype, numel(index.view.shape), "gather");
+    const launch = gatherKernel(x.storage.dtype, x.view, dim, index.view);
+    const bufs = [(x.storage as GpuStorage).live, (index.storage as GpuStorage).live, out.buf!, this.#errFlag];
+    this.#run(launch, bufs, "gather");
+    return out;
+  }
+
+  scatterAdd(src: Operand, dim: number, index: Operand, outShape: readonly number[]): GpuStorage {
+    const out = this.#storage(src.storage.dtype, numel(outShape), "scatterAdd");
+    const launch = scatterAddKernel(src.storage.dtype, src.view, dim, index.view, outShape);
+    const bufs = [(src.storage as GpuStorage).live, (index.storage as GpuStorage).live, out.buf!, this.#errFlag];
+    this.#run(launch, bufs, "scatterAdd");
+    return out;
+  }
+
+  copy(src: Operand, dst: Storage, dstView: View): void {
+    const d = dst as GpuStorage;
+    const launch = elementwiseKernel({
+      label: "copy",
+      shape: dstView.shape,
+      inputs: [{ dtype: src.storage.dtype, view: src.view }],
+      outDtype: d.dtype,
+      outView: dstView,
+      expr: "a",
+      kind: computeType(src.storage.dtype),
+    });
+    this.#run(launch, [(src.storage as GpuStorage).live, d.live], "copy");
+  }
+
+  flush(): void {
+    this.batch.flush();
+  }
+
+  async sync(): Promise<void> {
+    this.batch.flush();
+    await this.gpu.queue.onSubmittedWorkDone();
+    this.checkUsable();
+  }
+
+  memory(): MemoryInfo {
+    return this.pool.memory();
+  }
+}
+
+/** Requests an adapter and a device with the adapter's full limits; null when WebGPU has no adapter. */
+export async function createWebGpuBackend(): Promise<WebGpuBackend | null> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return null;
+  const features: GPUFeatureName[] = [];
+  for (const f of ["shader-f16", "timestamp-query"] as GPUFeatureName[]) {
+    if (adapter.features.has(f)) features.push(f);
+  }
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+  });
+  return new WebGpuBackend(device, adapter);
+}
+
+/** Formats a view for error messages. */
+export function describeView(v: View): string {
+  return `${fmtShape(v.shape)} strides ${fmtShape(v.strides)}`;
+}
+
+/** Contiguous view of a shape. */
+export function contiguousView(shape: readonly number[]): View {
+  return { shape, strides: contiguousStrides(shape), offset: 0 };
+}
