@@ -4,7 +4,7 @@
  * Run it with `npx -y deno@2.9.6 task demo`.
  * @module
  */
-import { gpu, linspace, manualSeed, noGrad, randn, tidy } from "./mod.ts";
+import { gpu, linspace, manualSeed, noGrad, rand, randn, tidy } from "./mod.ts";
 
 const device = gpu.defaultDevice();
 const info = await gpu.info();
@@ -17,14 +17,15 @@ const x = linspace(-3, 3, n, { device }).reshape([n, 1]);
 const noise = randn([n, 1], { device }).mul(0.05);
 const y = x.sin().add(noise);
 
-// parameters: leaves that require grad, initialised like PyTorch's Linear (uniform ±1/√fan_in ≈ normal here)
-const w1 = randn([1, hidden], { device }).mul(1.0).requiresGrad_();
-const b1 = randn([hidden], { device }).mul(0.1).requiresGrad_();
-const w2 = randn([hidden, 1], { device }).mul(1 / Math.sqrt(hidden)).requiresGrad_();
-const b2 = randn([1], { device }).mul(0.1).requiresGrad_();
+// parameters: leaves that require grad, initialised like PyTorch's Linear: uniform in ±1/√fan_in
+const uniform = (shape: number[], bound: number) => rand(shape, { device }).mul(2 * bound).sub(bound).requiresGrad_();
+const w1 = uniform([1, hidden], 1);
+const b1 = uniform([hidden], 1);
+const w2 = uniform([hidden, 1], 1 / Math.sqrt(hidden));
+const b2 = uniform([1], 1 / Math.sqrt(hidden));
 const params = [w1, b1, w2, b2];
-const lr = 0.05;
-const steps = 600;
+const lr = 0.1;
+const steps = 1000;
 const t0 = performance.now();
 let first = NaN;
 let last = NaN;
@@ -42,7 +43,7 @@ for (let step = 0; step <= steps; step++) {
       p.grad!.zero_();
     }
   });
-  if (step % 100 === 0) {
+  if (step % 200 === 0) {
     // reading the loss waits for the GPU: do it only when printing
     last = await loss.item();
     if (step === 0) first = last;

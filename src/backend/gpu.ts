@@ -72,7 +72,7 @@ export const gpu = {
 
   /** Gives the pool's free buffers back to the driver. */
   emptyCache(): void {
-    webgpuBackend()?.pool.trim();
+    webgpuBackend()?.trim();
   },
 
   /** Waits until all queued GPU work has finished. */

@@ -12,7 +12,16 @@ import { geluDerivative } from "./erf.ts";
 import { type HostOperand, type NumArray, readOperand } from "./strided.ts";
 
 /** Ops whose result is a 0/1 predicate, written straight into the output whatever its dtype. */
-const PREDICATES: ReadonlySet<BinaryOp> = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "and", "or"]);
+const PREDICATES: ReadonlySet<BinaryOp> = new Set<BinaryOp>([
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "and",
+  "or",
+]);
 
 /**
  * C's (and PyTorch's) pow: like `Math.pow` except `pow(1, y) = 1` and `pow(-1, ±∞) = 1` for every y,
@@ -70,7 +79,7 @@ export function binary(
       for (let i = 0; i < n; i++) r[i] = x[i] - y[i];
       break;
     case "mul":
-      if (intMath) for (let i = 0; i < n; i++) r[i] = Math.imul(x[i], y[i]);
+      if (intMath) { for (let i = 0; i < n; i++) r[i] = Math.imul(x[i], y[i]); }
       else for (let i = 0; i < n; i++) r[i] = x[i] * y[i];
       break;
     case "div":
@@ -78,7 +87,7 @@ export function binary(
       for (let i = 0; i < n; i++) r[i] = x[i] / y[i];
       break;
     case "pow":
-      if (intMath) for (let i = 0; i < n; i++) r[i] = ipow(x[i], y[i]);
+      if (intMath) { for (let i = 0; i < n; i++) r[i] = ipow(x[i], y[i]); }
       else for (let i = 0; i < n; i++) r[i] = fpow(x[i], y[i]);
       break;
     case "maximum":

@@ -44,6 +44,8 @@ export function castOperand(x: HostOperand, dtype: DType): TypedArray {
  */
 export function copyInto(src: HostOperand, dst: TypedArray, dstDtype: DType, dstView: View): void {
   const aliased = src.data.buffer === dst.buffer;
-  const values = src.dtype === dstDtype ? readView(src.data, src.view, aliased) : castArray(readView(src.data, src.view), dstDtype);
+  const values = src.dtype === dstDtype
+    ? readView(src.data, src.view, aliased)
+    : castArray(readView(src.data, src.view), dstDtype);
   scatterInto(values, dst, dstView);
 }

@@ -4,16 +4,7 @@
  * and follows PyTorch's semantics, NaN and integer wraparound included.
  * @module
  */
-import type {
-  Backend,
-  BinaryOp,
-  MemoryInfo,
-  Operand,
-  ReduceOp,
-  Storage,
-  UnaryOp,
-  View,
-} from "../backend.ts";
+import type { Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp, View } from "../backend.ts";
 import { allocHost, type DType, hostBytes, type TypedArray } from "../../tensor/dtype.ts";
 import { binary } from "./binary.ts";
 import { castArray, copyInto } from "./copy.ts";

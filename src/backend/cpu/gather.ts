@@ -15,7 +15,11 @@ export function gather(x: HostOperand, dim: number, index: HostOperand): TypedAr
   const idx = readOperand(index);
   const xs = x.view.strides;
   // position of x at the index's coordinates with coordinate `dim` set to 0
-  const base = viewOffsets({ shape, strides: shape.map((_, d) => (d === dim ? 0 : xs[d])), offset: x.view.offset });
+  const base = viewOffsets({
+    shape,
+    strides: shape.map((_, d) => (d === dim ? 0 : xs[d])),
+    offset: x.view.offset,
+  });
   const step = xs[dim] ?? 0;
   const src = x.data;
   const out = allocLike(src, idx.length);
@@ -28,7 +32,12 @@ export function gather(x: HostOperand, dim: number, index: HostOperand): TypedAr
  * src[p] added at p with coordinate `dim` replaced by index[p]. Sequential in row-major order, so
  * deterministic; each addition rounds to the output dtype like PyTorch's CPU kernel (int32 wraps, bool ors).
  */
-export function scatterAdd(src: HostOperand, dim: number, index: HostOperand, outShape: readonly number[]): TypedArray {
+export function scatterAdd(
+  src: HostOperand,
+  dim: number,
+  index: HostOperand,
+  outShape: readonly number[],
+): TypedArray {
   const shape = index.view.shape;
   const out = allocHost(src.dtype, numel(outShape));
   const idx = readOperand(index);

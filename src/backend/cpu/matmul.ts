@@ -13,9 +13,14 @@ import { gatherInto, type HostOperand } from "./strided.ts";
 export function matmul(a: HostOperand, b: HostOperand, outDtype: DType): TypedArray {
   const [batches, m, k] = a.view.shape;
   const n = b.view.shape[2];
-  if (a.view.shape.length !== 3 || b.view.shape.length !== 3 || b.view.shape[0] !== batches || b.view.shape[1] !== k) {
+  if (
+    a.view.shape.length !== 3 || b.view.shape.length !== 3 || b.view.shape[0] !== batches ||
+    b.view.shape[1] !== k
+  ) {
     throw new RangeError(
-      `matmul: expected a [B, M, K] and b [B, K, N], got [${a.view.shape.join(", ")}] and [${b.view.shape.join(", ")}]`,
+      `matmul: expected a [B, M, K] and b [B, K, N], got [${a.view.shape.join(", ")}] and [${
+        b.view.shape.join(", ")
+      }]`,
     );
   }
   const out = allocHost(outDtype, batches * m * n);

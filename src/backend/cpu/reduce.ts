@@ -34,7 +34,11 @@ export function reduce(op: ReduceOp, x: HostOperand, axes: readonly number[], ou
   const out = allocHost(outDtype, outN);
   if (outN === 0) return out;
   const order = [...kept, ...axes];
-  const v = readView(x.data, { shape: order.map((d) => shape[d]), strides: order.map((d) => strides[d]), offset });
+  const v = readView(x.data, {
+    shape: order.map((d) => shape[d]),
+    strides: order.map((d) => strides[d]),
+    offset,
+  });
   // A bool output of sum/prod/max/min is (result != 0): compute into float64 first, then convert.
   const r: NumArray = outDtype === "bool" && !isArg ? new Float64Array(outN) : out;
   const wrap = outDtype === "int32";
@@ -43,7 +47,7 @@ export function reduce(op: ReduceOp, x: HostOperand, axes: readonly number[], ou
     case "sum":
       for (let o = 0, base = 0; o < outN; o++, base += len) {
         let acc = 0;
-        if (wrap) for (let k = 0; k < len; k++) acc = (acc + v[base + k]) | 0;
+        if (wrap) { for (let k = 0; k < len; k++) acc = (acc + v[base + k]) | 0; }
         else for (let k = 0; k < len; k++) acc += v[base + k];
         r[o] = acc;
       }
@@ -51,7 +55,7 @@ export function reduce(op: ReduceOp, x: HostOperand, axes: readonly number[], ou
     case "prod":
       for (let o = 0, base = 0; o < outN; o++, base += len) {
         let acc = 1;
-        if (wrap) for (let k = 0; k < len; k++) acc = Math.imul(acc, v[base + k]);
+        if (wrap) { for (let k = 0; k < len; k++) acc = Math.imul(acc, v[base + k]); }
         else for (let k = 0; k < len; k++) acc *= v[base + k];
         r[o] = acc;
       }

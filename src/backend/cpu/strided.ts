@@ -14,8 +14,11 @@ export type NumArray = TypedArray | Float64Array;
 
 /** A kernel operand on the host: the storage's flat array, its dtype, and the view of it being read. */
 export interface HostOperand {
+  /** The storage's whole flat array. */
   readonly data: TypedArray;
+  /** The storage's dtype. */
   readonly dtype: DType;
+  /** The elements of `data` the kernel reads. */
   readonly view: View;
 }
 
@@ -33,7 +36,10 @@ export function allocLike<T extends TypedArray>(like: T, n: number): T {
  * Shape and strides of a view with size-1 dimensions dropped and adjacent dimensions merged where they
  * are laid out as one (so a contiguous block of a permuted view is walked in one inner loop).
  */
-export function coalesce(shape: readonly number[], strides: readonly number[]): { shape: number[]; strides: number[] } {
+export function coalesce(
+  shape: readonly number[],
+  strides: readonly number[],
+): { shape: number[]; strides: number[] } {
   const s: number[] = [];
   const t: number[] = [];
   for (let d = 0; d < shape.length; d++) {
@@ -85,7 +91,10 @@ export function scatterInto(values: NumArray, dst: NumArray, view: View): void {
   if (n === 0) return;
   if (isDense(view) && values.constructor === dst.constructor) {
     // TypedArray.prototype.set copies as if through a temporary, so overlapping ranges are safe.
-    (dst as Float32Array).set(values.length === n ? values as Float32Array : values.subarray(0, n) as Float32Array, view.offset);
+    (dst as Float32Array).set(
+      values.length === n ? values as Float32Array : values.subarray(0, n) as Float32Array,
+      view.offset,
+    );
     return;
   }
   const { shape, strides } = coalesce(view.shape, view.strides);
@@ -116,7 +125,9 @@ export function scatterInto(values: NumArray, dst: NumArray, view: View): void {
 export function readView<T extends TypedArray>(data: T, view: View, fresh = false): T {
   const n = numel(view.shape);
   if (isDense(view)) {
-    return (fresh ? data.slice(view.offset, view.offset + n) : data.subarray(view.offset, view.offset + n)) as T;
+    return (fresh
+      ? data.slice(view.offset, view.offset + n)
+      : data.subarray(view.offset, view.offset + n)) as T;
   }
   const out = allocLike(data, n);
   gatherInto(data, view, out);

@@ -11,6 +11,22 @@ const MAX_DISPATCHES_PER_SUBMIT = 256;
 /** One binding of a dispatch: a pooled buffer bound whole. */
 export type Binding = PooledBuffer | GPUBuffer;
 
+/** Bind groups cached before the cache is cleared (a training loop reuses far fewer). */
+const MAX_CACHED_BIND_GROUPS = 8192;
+
+let nextBufferId = 1;
+const bufferIds = new WeakMap<GPUBuffer, number>();
+
+/** A stable small id per GPU buffer, for bind group cache keys. */
+function bufferId(b: GPUBuffer): number {
+  let id = bufferIds.get(b);
+  if (id === undefined) {
+    id = nextBufferId++;
+    bufferIds.set(b, id);
+  }
+  return id;
+}
+
 /** Encodes dispatches and copies, flushing to the queue when full or asked. */
 export class CommandBatch {
   #encoder: GPUCommandEncoder | null = null;
@@ -22,7 +38,9 @@ export class CommandBatch {
   readonly #arena: Uint32Array<ArrayBuffer>;
   readonly #uniforms: GPUBuffer;
   #slots = 0;
-  readonly #layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  readonly #layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  readonly #offsets = new Uint32Array(1);
   /** Label of the op last recorded, used in error messages. */
   lastLabel = "";
   /** Total dispatches recorded since creation. */
@@ -62,49 +80,79 @@ export class CommandBatch {
   }
 
   /**
-   * Records one dispatch of `pipeline` with `buffers` bound at bindings 0..n-1 and, when `params` is given,
-   * a uniform block with those 32-bit words bound next.
+   * The bind group and pipeline layouts of a binding signature: one letter per storage buffer, "r" for
+   * read-only and "w" for read-write, then a uniform block with a dynamic offset.
+   */
+  layout(signature: string): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    let l = this.#layouts.get(signature);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [...signature].map((c, i) => ({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: c === "r" ? "read-only-storage" : "storage" },
+      }));
+      entries.push({
+        binding: signature.length,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform", hasDynamicOffset: true },
+      });
+      const group = this.device.createBindGroupLayout({ entries, label: `denograd ${signature}u` });
+      const pipeline = this.device.createPipelineLayout({ bindGroupLayouts: [group] });
+      l = { group, pipeline };
+      this.#layouts.set(signature, l);
+    }
+    return l;
+  }
+
+  /** Forgets cached bind groups (after buffers were destroyed). */
+  clearBindGroups(): void {
+    this.#bindGroups.clear();
+  }
+
+  /**
+   * Records one dispatch of `pipeline` (made with {@linkcode layout}(signature)) with `buffers` bound at
+   * bindings 0..n-1 and the uniform block `params` bound next, at a dynamic offset in the arena. Bind groups
+   * are cached by their buffers, so a loop that reuses pooled buffers creates none after warm-up.
    */
   dispatch(
     pipeline: GPUComputePipeline,
+    signature: string,
     buffers: readonly Binding[],
-    params: Uint32Array | null,
+    params: Uint32Array,
     groups: readonly [number, number, number],
     label: string,
   ): void {
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
-    if (params && params.length * 4 > this.#slotBytes) {
+    if (params.length * 4 > this.#slotBytes) {
       throw new Error(`${label}: kernel parameters too large (${params.length} words)`);
     }
     if (this.#slots >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
-    const entries: GPUBindGroupEntry[] = [];
+    let key = signature;
     for (let i = 0; i < buffers.length; i++) {
       const b = buffers[i];
-      if (b instanceof GPUBuffer) entries.push({ binding: i, resource: { buffer: b } });
+      if (b instanceof GPUBuffer) key += "," + bufferId(b);
       else {
         b.lastBatch = this.batchId;
-        entries.push({ binding: i, resource: { buffer: b.buffer } });
+        key += "," + bufferId(b.buffer);
       }
     }
-    if (params) {
-      const slot = this.#slots++;
-      const base = (slot * this.#slotBytes) / 4;
-      this.#arena.set(params, base);
-      const size = Math.max(16, Math.ceil(params.length / 4) * 16);
-      entries.push({
-        binding: buffers.length,
-        resource: { buffer: this.#uniforms, offset: slot * this.#slotBytes, size },
-      });
+    let bindGroup = this.#bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
+        binding: i,
+        resource: { buffer: b instanceof GPUBuffer ? b : b.buffer },
+      }));
+      entries.push({ binding: buffers.length, resource: { buffer: this.#uniforms, offset: 0, size: this.#slotBytes } });
+      if (this.#bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.#bindGroups.clear();
+      bindGroup = this.device.createBindGroup({ layout: this.layout(signature).group, entries });
+      this.#bindGroups.set(key, bindGroup);
     }
-    let layout = this.#layouts.get(pipeline);
-    if (!layout) {
-      layout = pipeline.getBindGroupLayout(0);
-      this.#layouts.set(pipeline, layout);
-    }
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const slot = this.#slots++;
+    this.#arena.set(params, (slot * this.#slotBytes) / 4);
+    this.#offsets[0] = slot * this.#slotBytes;
     const pass = this.#passNow();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, this.#offsets, 0, 1);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.lastLabel = label;
     this.#dispatches++;

@@ -165,19 +165,25 @@ export class WebGpuBackend implements Backend {
     return this.pool.acquire(bytes, what);
   }
 
-  #pipeline(launch: KernelLaunch): GPUComputePipeline {
+  #pipeline(launch: KernelLaunch, signature: string): GPUComputePipeline {
     let p = this.#pipelines.get(launch.key);
     if (!p) {
       const module = this.gpu.createShaderModule({ code: launch.code(), label: launch.key });
-      p = this.gpu.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: launch.key });
+      p = this.gpu.createComputePipeline({
+        layout: this.batch.layout(signature).pipeline,
+        compute: { module, entryPoint: "main" },
+        label: launch.key,
+      });
       this.#pipelines.set(launch.key, p);
       this.compiled++;
     }
     return p;
   }
 
-  #run(launch: KernelLaunch, buffers: readonly Binding[], label: string): void {
-    this.batch.dispatch(this.#pipeline(launch), buffers, launch.params, launch.groups, label);
+  /** Dispatches a kernel whose last `writes` buffers are read-write and the others read-only. */
+  #run(launch: KernelLaunch, buffers: readonly Binding[], label: string, writes = 1): void {
+    const signature = "r".repeat(buffers.length - writes) + "w".repeat(writes);
+    this.batch.dispatch(this.#pipeline(launch, signature), signature, buffers, launch.params, launch.groups, label);
   }
 
   #storage(dtype: DType, size: number, what: string): GpuStorage {
@@ -393,7 +399,7 @@ export class WebGpuBackend implements Backend {
     const out = this.#storage(x.storage.dtype, numel(index.view.shape), "gather");
     const launch = gatherKernel(x.storage.dtype, x.view, dim, index.view);
     const bufs = [(x.storage as GpuStorage).live, (index.storage as GpuStorage).live, out.buf!, this.#errFlag];
-    this.#run(launch, bufs, "gather");
+    this.#run(launch, bufs, "gather", 2);
     return out;
   }
 
@@ -401,7 +407,7 @@ export class WebGpuBackend implements Backend {
     const out = this.#storage(src.storage.dtype, numel(outShape), "scatterAdd");
     const launch = scatterAddKernel(src.storage.dtype, src.view, dim, index.view, outShape);
     const bufs = [(src.storage as GpuStorage).live, (index.storage as GpuStorage).live, out.buf!, this.#errFlag];
-    this.#run(launch, bufs, "scatterAdd");
+    this.#run(launch, bufs, "scatterAdd", 2);
     return out;
   }
 
@@ -421,6 +427,13 @@ export class WebGpuBackend implements Backend {
 
   flush(): void {
     this.batch.flush();
+  }
+
+  /** Destroys the pool's free buffers and forgets bind groups that may name them. */
+  trim(): void {
+    this.batch.flush();
+    this.batch.clearBindGroups();
+    this.pool.trim();
   }
 
   async sync(): Promise<void> {

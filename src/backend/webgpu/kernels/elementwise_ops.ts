@@ -19,7 +19,7 @@ export const UNARY_EXPR: Record<UnaryOp, OpExpr> = {
   copy: (t) => same("a", t),
   neg: (t) => same(t === "u32" ? "a" : "-a", t),
   abs: (t) => same(t === "u32" ? "a" : "abs(a)", t),
-  sign: (t) => same(t === "f32" ? "select(sign(a), a, dg_isnan(a))" : t === "i32" ? "sign(a)" : "a", t),
+  sign: (t) => same(t === "f32" ? "select(sign(a), 0.0, dg_isnan(a))" : t === "i32" ? "sign(a)" : "a", t),
   exp: () => float("exp(a)"),
   log: () => float("select(log(a), select(dg_nan(), dg_neg_inf(), a == 0.0), a <= 0.0)"),
   sqrt: () => float("select(sqrt(a), dg_nan(), a < 0.0)"),
