@@ -18,7 +18,8 @@ const noise = randn([n, 1], { device }).mul(0.05);
 const y = x.sin().add(noise);
 
 // parameters: leaves that require grad, initialised like PyTorch's Linear: uniform in ±1/√fan_in
-const uniform = (shape: number[], bound: number) => rand(shape, { device }).mul(2 * bound).sub(bound).requiresGrad_();
+const uniform = (shape: number[], bound: number) =>
+  rand(shape, { device }).mul(2 * bound).sub(bound).requiresGrad_();
 const w1 = uniform([1, hidden], 1);
 const b1 = uniform([hidden], 1);
 const w2 = uniform([hidden, 1], 1 / Math.sqrt(hidden));
@@ -55,7 +56,9 @@ const secs = (performance.now() - t0) / 1000;
 const mem = gpu.memory();
 console.log(
   `loss ${first.toFixed(4)} -> ${last.toFixed(4)} in ${steps} steps, ${secs.toFixed(1)} s` +
-    (device === "webgpu" ? `; GPU memory in use ${(mem.inUse / 1024).toFixed(0)} KiB (peak ${(mem.peak / 1024).toFixed(0)} KiB)` : ""),
+    (device === "webgpu"
+      ? `; GPU memory in use ${(mem.inUse / 1024).toFixed(0)} KiB (peak ${(mem.peak / 1024).toFixed(0)} KiB)`
+      : ""),
 );
 if (!(last < first / 5)) {
   console.error("the loss did not fall as expected");

@@ -18,6 +18,9 @@
 export { Tensor } from "./src/tensor/tensor.ts";
 export type { NestedArray, TensorLike, ToTarget } from "./src/tensor/tensor.ts";
 export type { DType, TypedArray } from "./src/tensor/dtype.ts";
+export type { Backend, BinaryOp, Operand, ReduceOp, Storage, UnaryOp, View } from "./src/backend/backend.ts";
+export type { BackwardFn } from "./src/autograd/node.ts";
+export type { Trackable } from "./src/tensor/scope.ts";
 export type { Device } from "./src/backend/registry.ts";
 export {
   arange,
@@ -47,7 +50,7 @@ export type { GradcheckOptions } from "./src/autograd/functional.ts";
 export { where } from "./src/ops/compare.ts";
 export { cat, stack } from "./src/ops/join.ts";
 export { gpu } from "./src/backend/gpu.ts";
-export type { AdapterInfo, EngineStats, MemoryInfo } from "./src/backend/gpu.ts";
+export type { AdapterInfo, EngineStats, Gpu, MemoryInfo } from "./src/backend/gpu.ts";
 
 import { grad, gradcheck } from "./src/autograd/functional.ts";
 
@@ -61,4 +64,13 @@ import { grad, gradcheck } from "./src/autograd/functional.ts";
  * const [g] = autograd.grad([x.pow(3).sum()], [x]); // 3x²
  * ```
  */
-export const autograd: { grad: typeof grad; gradcheck: typeof gradcheck } = { grad, gradcheck };
+export const autograd: Autograd = { grad, gradcheck };
+
+/** The functions of {@linkcode autograd}. */
+export interface Autograd {
+  /** Gradients of outputs with respect to inputs, returned instead of accumulated. */
+  grad: typeof grad;
+  /** Checks autograd against finite differences. */
+  gradcheck: typeof gradcheck;
+}
+export { grad, gradcheck };

@@ -15,8 +15,8 @@
 import {
   chooseMatmulSpec,
   MATMUL_PARAM_WORDS,
-  type MatmulDType,
   matmulDispatch,
+  type MatmulDType,
   matmulShader,
   type MatmulSpec,
   type MatmulTile,
@@ -40,7 +40,12 @@ export async function openGpu(): Promise<Gpu | null> {
   const device = await adapter.requestDevice({ requiredFeatures: hasF16 ? ["shader-f16"] : [] });
   const info = adapter.info;
   const isCpu = info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(info.description);
-  return { device, isCpu, hasF16, description: `${info.description || info.vendor} (${isCpu ? "CPU" : "GPU"})` };
+  return {
+    device,
+    isCpu,
+    hasF16,
+    description: `${info.description || info.vendor} (${isCpu ? "CPU" : "GPU"})`,
+  };
 }
 
 /** One product to check: layouts, offsets, broadcasting and leading-dimension padding of the operands. */
@@ -112,7 +117,14 @@ export function makeOperand(
 }
 
 /** CPU reference: out[b, m, n] = sum_k a[b, m, k] * b[b, k, n] in f64. */
-export function cpuMatmul(a: Operand, b: Operand, M: number, N: number, K: number, batch: number): Float32Array {
+export function cpuMatmul(
+  a: Operand,
+  b: Operand,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+): Float32Array {
   const out = new Float32Array(batch * M * N);
   for (let t = 0; t < batch; t++) {
     for (let m = 0; m < M; m++) {
@@ -200,14 +212,19 @@ export async function prepare(
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === "error");
   if (errors.length) {
-    throw new Error(`WGSL errors:\n${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("\n")}`);
+    throw new Error(
+      `WGSL errors:\n${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("\n")}`,
+    );
   }
   const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
   const S = GPUBufferUsage.STORAGE;
   const aBuf = upload(device, a.data, dtype, S);
   const bBuf = upload(device, b.data, dtype, S);
   const outBytes = Math.max(16, Math.ceil((batch * M * N * (dtype === "f16" ? 2 : 4)) / 16) * 16);
-  const out = device.createBuffer({ size: outBytes, usage: S | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const out = device.createBuffer({
+    size: outBytes,
+    usage: S | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
   const params = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, matmulParams(a, b, M, N, K, batch));
   const bindGroup = device.createBindGroup({
@@ -238,9 +255,17 @@ export function submit(gpu: Gpu, k: Prepared, iters: number): void {
 }
 
 /** Reads the output back as numbers. */
-export async function readOut(gpu: Gpu, k: Prepared, dtype: MatmulDType, count: number): Promise<Float32Array> {
+export async function readOut(
+  gpu: Gpu,
+  k: Prepared,
+  dtype: MatmulDType,
+  count: number,
+): Promise<Float32Array> {
   const { device } = gpu;
-  const rb = device.createBuffer({ size: k.outBytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+  const rb = device.createBuffer({
+    size: k.outBytes,
+    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+  });
   const enc = device.createCommandEncoder();
   enc.copyBufferToBuffer(k.out, 0, rb, 0, k.outBytes);
   device.queue.submit([enc.finish()]);
@@ -248,7 +273,9 @@ export async function readOut(gpu: Gpu, k: Prepared, dtype: MatmulDType, count: 
   const raw = rb.getMappedRange().slice(0);
   rb.unmap();
   rb.destroy();
-  return dtype === "f16" ? Float32Array.from(new Float16Array(raw, 0, count)) : new Float32Array(raw, 0, count);
+  return dtype === "f16"
+    ? Float32Array.from(new Float16Array(raw, 0, count))
+    : new Float32Array(raw, 0, count);
 }
 
 /** The spec the chooser picks for a case, with the variant overridden. */
@@ -372,7 +399,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 /** What a timing runs: a generated kernel (with an optional tile) or the naive one. */
-export type Kernel = { kind: "generated"; variant: MatmulSpec["variant"]; tile?: MatmulTile } | { kind: "naive" };
+export type Kernel = { kind: "generated"; variant: MatmulSpec["variant"]; tile?: MatmulTile } | {
+  kind: "naive";
+};
 
 /**
  * GFLOP/s of a kernel on a contiguous size x size x size product (row-major operands unless `layout`
@@ -452,7 +481,9 @@ async function main(): Promise<void> {
           console.log(`FAIL ${dtype} ${variant} ${caseName(c)} (vec4 ${spec.vec4}): max rel error ${err}`);
         }
       }
-      console.log(`check ${dtype} ${variant}: ${cases.length} cases, max rel error ${worst.toExponential(2)}`);
+      console.log(
+        `check ${dtype} ${variant}: ${cases.length} cases, max rel error ${worst.toExponential(2)}`,
+      );
     }
     if (failures) {
       console.log(`${failures} failures`);
@@ -479,7 +510,15 @@ async function main(): Promise<void> {
     console.log(`\nregister tile sweep, f32 ${size}^3 (row-major, vec4), best of ${rounds} rounds:`);
     for (let r = 0; r < rounds; r++) {
       for (const tile of tiles) {
-        const gf = await timeKernel(gpu, { kind: "generated", variant: "register", tile }, "f32", size, 0.4, {}, 1);
+        const gf = await timeKernel(
+          gpu,
+          { kind: "generated", variant: "register", tile },
+          "f32",
+          size,
+          0.4,
+          {},
+          1,
+        );
         best.set(tile, Math.max(best.get(tile) ?? 0, gf));
       }
     }
@@ -497,7 +536,11 @@ async function main(): Promise<void> {
     ["f32 naive (1 output/inv, wg 16x16)", { kind: "naive" }, "f32"],
   ];
   if (gpu.hasF16) {
-    rows.push([`f16 register (${tileName(REGISTER_TILE)})`, { kind: "generated", variant: "register" }, "f16"]);
+    rows.push([
+      `f16 register (${tileName(REGISTER_TILE)})`,
+      { kind: "generated", variant: "register" },
+      "f16",
+    ]);
     rows.push(["f16 workgroup", { kind: "generated", variant: "workgroup" }, "f16"]);
     rows.push(["f16 naive", { kind: "naive" }, "f16"]);
   }

@@ -73,7 +73,9 @@ export function runBackward(
     const roots: Node[] = [];
     outputs.forEach((out, k) => {
       if (!out.requiresGrad) {
-        throw new Error("element 0 of tensors does not require grad and does not have a gradFn".replace("0", `${k}`));
+        throw new Error(
+          "element 0 of tensors does not require grad and does not have a gradFn".replace("0", `${k}`),
+        );
       }
       deliver(out, grads[k]);
       if (out.gradFn) roots.push(out.gradFn);

@@ -29,7 +29,11 @@ export function grad(
     const g = gradOutputs?.[i];
     if (g) return g.alias();
     if (o.size !== 1) {
-      throw new Error(`grad: grad can be implicitly created only for scalar outputs (output ${i} has shape ${fmtShape(o.shape)})`);
+      throw new Error(
+        `grad: grad can be implicitly created only for scalar outputs (output ${i} has shape ${
+          fmtShape(o.shape)
+        })`,
+      );
     }
     return onesFor(o);
   });

@@ -60,6 +60,7 @@ function guard(on: boolean): GradModeGuard {
  * ```
  */
 export function noGrad<T>(fn: () => T): T;
+/** A guard that turns recording off until it is disposed: `using _ = noGrad();`. */
 export function noGrad(): GradModeGuard;
 export function noGrad<T>(fn?: () => T): T | GradModeGuard {
   return fn ? runWith(false, fn) : guard(false);
@@ -77,6 +78,7 @@ export function noGrad<T>(fn?: () => T): T | GradModeGuard {
  * ```
  */
 export function enableGrad<T>(fn: () => T): T;
+/** A guard that turns recording on until it is disposed: `using _ = enableGrad();`. */
 export function enableGrad(): GradModeGuard;
 export function enableGrad<T>(fn?: () => T): T | GradModeGuard {
   return fn ? runWith(true, fn) : guard(true);

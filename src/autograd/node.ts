@@ -25,6 +25,7 @@ export class Node {
   #backward: BackwardFn | null = null;
   #released = false;
 
+  /** A node named `name` (e.g. "MulBackward0") over `inputs`. */
   constructor(
     /** The op's backward name, like PyTorch's `gradFn.name()`. */
     readonly name: string,

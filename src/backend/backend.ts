@@ -12,21 +12,29 @@ import type { DType, TypedArray } from "../tensor/dtype.ts";
 
 /** A strided view of a storage, in elements: element `i` of the view sits at `offset + Σ idx[k]·strides[k]`. */
 export interface View {
+  /** Sizes of the dims. */
   readonly shape: readonly number[];
+  /** Element strides of the dims (0 for broadcast dims). */
   readonly strides: readonly number[];
+  /** Element offset of the first element. */
   readonly offset: number;
 }
 
 /** A flat buffer of `size` elements of `dtype` owned by `backend`. */
 export interface Storage {
+  /** The backend that owns the storage. */
   readonly backend: Backend;
+  /** The element type. */
   readonly dtype: DType;
+  /** Number of elements. */
   readonly size: number;
 }
 
 /** A storage with a view of it: the input operand of a kernel. */
 export interface Operand {
+  /** The storage read. */
   readonly storage: Storage;
+  /** Which of its elements, in which order. */
   readonly view: View;
 }
 
@@ -83,8 +91,11 @@ export type ReduceOp = "sum" | "prod" | "max" | "min" | "argmax" | "argmin";
 
 /** Bytes allocated by a backend, in use by live storages, and the peak of in-use. */
 export interface MemoryInfo {
+  /** Bytes held by the backend (in use plus pooled). */
   allocated: number;
+  /** Bytes held by live storages. */
   inUse: number;
+  /** The most bytes in use at once since the last reset. */
   peak: number;
 }
 

@@ -20,6 +20,32 @@ export interface EngineStats {
 
 let noticed = false;
 
+/** The WebGPU device as a whole: see {@linkcode gpu}. */
+export interface Gpu {
+  /** Whether a WebGPU adapter is available (when not, everything runs on the CPU). */
+  isAvailable(): Promise<boolean>;
+  /** The adapter's name, vendor, backend, f16 support and key limits; null when there is none. */
+  info(): Promise<AdapterInfo | null>;
+  /** Why WebGPU is unavailable, or null when it is available. */
+  unavailableReason(): string | null;
+  /** "webgpu" when available, else "cpu" after a one-line notice on stderr (printed once). */
+  defaultDevice(): "webgpu" | "cpu";
+  /** Bytes of GPU memory allocated by the pool, in use by live tensors, and the peak in use. */
+  memory(): MemoryInfo;
+  /** Starts a new peak measurement at the current in-use figure. */
+  resetPeakMemory(): void;
+  /** Gives the pool's free buffers back to the driver. */
+  emptyCache(): void;
+  /** Waits until all queued GPU work has finished. */
+  sync(): Promise<void>;
+  /** Dispatch, submit and pipeline counters of the engine. */
+  stats(): EngineStats;
+  /** Creates a fresh device after a device loss; tensors on the old one are gone. */
+  reset(): Promise<void>;
+  /** The raw `GPUDevice` (for fault-injection tests and interop); null without WebGPU. */
+  rawDevice(): GPUDevice | null;
+}
+
 /**
  * The WebGPU device as a whole.
  *
@@ -32,7 +58,7 @@ let noticed = false;
  * console.log(gpu.memory()); // { allocated, inUse, peak } in bytes
  * ```
  */
-export const gpu = {
+export const gpu: Gpu = {
   /** Whether a WebGPU adapter is available (when not, everything runs on the CPU). */
   isAvailable(): Promise<boolean> {
     return Promise.resolve(webgpuBackend() !== null);

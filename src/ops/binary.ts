@@ -62,9 +62,14 @@ export function binaryRaw(
   };
   const [ca, cb] = [cast(a), cast(b)];
   const backend = backendFor(device);
-  const storage = numel(shape) === 0
-    ? backend.alloc(outDtype, 0)
-    : backend.binary(op, operandOf(ca, shape, inDtype, device), operandOf(cb, shape, inDtype, device), outDtype, p0, p1);
+  const storage = numel(shape) === 0 ? backend.alloc(outDtype, 0) : backend.binary(
+    op,
+    operandOf(ca, shape, inDtype, device),
+    operandOf(cb, shape, inDtype, device),
+    outDtype,
+    p0,
+    p1,
+  );
   for (const t of owned) t.dispose();
   return wrap(storage, shape, device);
 }
@@ -78,7 +83,12 @@ function inputs(a: TensorLike, b: TensorLike): Tensor[] {
 }
 
 /** Index of each tensor operand among the node's inputs. */
-function grads(a: TensorLike, b: TensorLike, ga: () => Tensor | null, gb: () => Tensor | null): (Tensor | null)[] {
+function grads(
+  a: TensorLike,
+  b: TensorLike,
+  ga: () => Tensor | null,
+  gb: () => Tensor | null,
+): (Tensor | null)[] {
   const out: (Tensor | null)[] = [];
   if (typeof a !== "number") out.push(a.requiresGrad ? ga() : null);
   if (typeof b !== "number") out.push(b.requiresGrad ? gb() : null);
@@ -93,21 +103,30 @@ function shapeOf(x: TensorLike): readonly number[] {
 export function add(a: TensorLike, b: TensorLike): Tensor {
   const dt = resultDType(first(a, b), typeof a === "number" ? a : b);
   const out = binaryRaw("add", a, b, dt, dt);
-  return record("AddBackward0", out, inputs(a, b), () => (g) =>
-    grads(a, b, () => sumToShape(g, shapeOf(a)), () => sumToShape(g, shapeOf(b))));
+  return record(
+    "AddBackward0",
+    out,
+    inputs(a, b),
+    () => (g) => grads(a, b, () => sumToShape(g, shapeOf(a)), () => sumToShape(g, shapeOf(b))),
+  );
 }
 
 /** Elementwise a - b. */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const dt = resultDType(first(a, b), typeof a === "number" ? a : b);
   const out = binaryRaw("sub", a, b, dt, dt);
-  return record("SubBackward0", out, inputs(a, b), () => (g) =>
-    grads(a, b, () => sumToShape(g, shapeOf(a)), () => {
-      const n = g.neg();
-      const s = sumToShape(n, shapeOf(b));
-      if (s !== n) n.dispose();
-      return s;
-    }));
+  return record(
+    "SubBackward0",
+    out,
+    inputs(a, b),
+    () => (g) =>
+      grads(a, b, () => sumToShape(g, shapeOf(a)), () => {
+        const n = g.neg();
+        const s = sumToShape(n, shapeOf(b));
+        if (s !== n) n.dispose();
+        return s;
+      }),
+  );
 }
 
 /** Elementwise a · b. */

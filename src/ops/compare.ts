@@ -55,13 +55,23 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     throw new TypeError(`where: expected condition to be a bool tensor, but got ${cond.dtype}`);
   }
   const ref = typeof a === "number" ? (typeof b === "number" ? null : b) : a;
-  const dt = ref ? resultDType(ref, ref === a ? b : a) : Number.isInteger(a) && Number.isInteger(b) ? "int32" : "float32";
-  const shape = broadcastShapes(broadcastShapes(cond.shape, typeof a === "number" ? [] : a.shape, "where"),
-    typeof b === "number" ? [] : b.shape, "where");
+  const dt = ref
+    ? resultDType(ref, ref === a ? b : a)
+    : Number.isInteger(a) && Number.isInteger(b)
+    ? "int32"
+    : "float32";
+  const shape = broadcastShapes(
+    broadcastShapes(cond.shape, typeof a === "number" ? [] : a.shape, "where"),
+    typeof b === "number" ? [] : b.shape,
+    "where",
+  );
   const owned: Tensor[] = [];
   const op = (x: TensorLike) => {
     if (typeof x === "number") {
-      return { storage: constantStorage(x, dt, device), view: { shape, strides: shape.map(() => 0), offset: 0 } };
+      return {
+        storage: constantStorage(x, dt, device),
+        view: { shape, strides: shape.map(() => 0), offset: 0 },
+      };
     }
     let t = x;
     if (t.dtype !== dt) {

@@ -29,7 +29,9 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normDim(dim, x.ndim, "gather");
   if (index.ndim !== x.ndim || index.shape.some((s, i) => i !== d && s > x.shape[i])) {
     throw new RangeError(
-      `gather: index of shape ${fmtShape(index.shape)} does not fit input of shape ${fmtShape(x.shape)} along dim ${d} ` +
+      `gather: index of shape ${fmtShape(index.shape)} does not fit input of shape ${
+        fmtShape(x.shape)
+      } along dim ${d} ` +
         `(same rank, and no larger outside dim ${d})`,
     );
   }
@@ -44,13 +46,19 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   sameDevice("indexSelect", x, index);
   checkIndex("indexSelect", index);
-  if (index.ndim > 1) throw new RangeError(`indexSelect: index must be 1-D, but has shape ${fmtShape(index.shape)}`);
+  if (index.ndim > 1) {
+    throw new RangeError(`indexSelect: index must be 1-D, but has shape ${fmtShape(index.shape)}`);
+  }
   const d = normDim(dim, Math.max(x.ndim, 1), "indexSelect");
   const n = index.ndim === 0 ? 1 : index.shape[0];
   const shape = x.shape.map((s, i) => (i === d ? n : s));
   const idx = (t: Tensor): Operand => ({
     storage: t.storage,
-    view: { shape, strides: shape.map((_, i) => (i === d && t.ndim === 1 ? t.strides[0] : 0)), offset: t.offset },
+    view: {
+      shape,
+      strides: shape.map((_, i) => (i === d && t.ndim === 1 ? t.strides[0] : 0)),
+      offset: t.offset,
+    },
   });
   const out = wrap(backendFor(x.device).gather(operand(x), d, idx(index)), shape, x.device);
   return record("IndexSelectBackward0", out, [x], (node) => {

@@ -29,7 +29,9 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   tensors.forEach((t, k) => {
     if (t.ndim !== ref.ndim || t.shape.some((s, i) => i !== d && s !== ref.shape[i])) {
       throw new RangeError(
-        `cat: sizes of tensors must match except in dimension ${d}: tensor 0 has shape ${fmtShape(ref.shape)} ` +
+        `cat: sizes of tensors must match except in dimension ${d}: tensor 0 has shape ${
+          fmtShape(ref.shape)
+        } ` +
           `but tensor ${k} has shape ${fmtShape(t.shape)}`,
       );
     }
@@ -50,8 +52,13 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
       off += t.shape[d];
     }
   });
-  return record("CatBackward0", out, tensors, () => (g) =>
-    tensors.map((t, k) => (t.requiresGrad ? slice(g, d, offsets[k], offsets[k] + t.shape[d]) : null)));
+  return record(
+    "CatBackward0",
+    out,
+    tensors,
+    () => (g) =>
+      tensors.map((t, k) => (t.requiresGrad ? slice(g, d, offsets[k], offsets[k] + t.shape[d]) : null)),
+  );
 }
 
 /**

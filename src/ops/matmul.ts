@@ -27,7 +27,10 @@ function batched(t: Tensor, batch: readonly number[]): Operand | null {
     } else if (s[i] === inner) inner *= batch[i];
     else return null;
   }
-  return { storage: o.storage, view: { shape: [numel(batch), r, c], strides: [stride, s[nb], s[nb + 1]], offset: o.view.offset } };
+  return {
+    storage: o.storage,
+    view: { shape: [numel(batch), r, c], strides: [stride, s[nb], s[nb + 1]], offset: o.view.offset },
+  };
 }
 
 /** The batched product of two tensors of rank ≥ 2, recorded as one node. */
@@ -36,7 +39,9 @@ function bmm(a: Tensor, b: Tensor): Tensor {
   const [K2, N] = b.shape.slice(-2);
   if (K !== K2) {
     throw new RangeError(
-      `matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied (${M}x${K} and ${K2}x${N})`,
+      `matmul: shapes ${fmtShape(a.shape)} and ${
+        fmtShape(b.shape)
+      } cannot be multiplied (${M}x${K} and ${K2}x${N})`,
     );
   }
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "matmul");
@@ -87,7 +92,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new TypeError(`matmul: expected floating point tensors, but got ${a.dtype}; convert with .float()`);
   }
   if (a.ndim === 0 || b.ndim === 0) {
-    throw new RangeError(`matmul: both arguments need at least 1 dimension, but got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new RangeError(
+      `matmul: both arguments need at least 1 dimension, but got ${fmtShape(a.shape)} and ${
+        fmtShape(b.shape)
+      }`,
+    );
   }
   const a2 = a.ndim === 1 ? a.unsqueeze(0) : a;
   const b2 = b.ndim === 1 ? b.unsqueeze(-1) : b;

@@ -13,11 +13,19 @@ import { operand, record, sameDevice, wrap } from "./util.ts";
 
 /** The shape of a reduction's result. */
 export function reducedShape(shape: readonly number[], axes: readonly number[], keepdim: boolean): number[] {
-  return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+  return keepdim
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
 }
 
 /** Runs a reduction kernel without autograd. */
-export function reduceRaw(op: ReduceOp, x: Tensor, axes: readonly number[], keepdim: boolean, outDtype: DType): Tensor {
+export function reduceRaw(
+  op: ReduceOp,
+  x: Tensor,
+  axes: readonly number[],
+  keepdim: boolean,
+  outDtype: DType,
+): Tensor {
   sameDevice(op, x);
   const storage = backendFor(x.device).reduce(op, operand(x), axes, outDtype);
   return wrap(storage, reducedShape(x.shape, axes, keepdim), x.device);
@@ -42,7 +50,9 @@ export function sum(x: Tensor, dim?: number | readonly number[], keepdim = false
 /** Mean over dims (all when undefined); floating point tensors only, as in PyTorch. */
 export function mean(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
   if (!isFloating(x.dtype)) {
-    throw new TypeError(`mean: input dtype must be floating point, but got ${x.dtype}; convert it with .float()`);
+    throw new TypeError(
+      `mean: input dtype must be floating point, but got ${x.dtype}; convert it with .float()`,
+    );
   }
   const axes = normDims(dim, x.ndim, "mean");
   const n = numel(axes.map((a) => x.shape[a]));
@@ -76,7 +86,12 @@ export function prod(x: Tensor, dim?: number | readonly number[], keepdim = fals
   });
 }
 
-function extremum(op: "max" | "min", x: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean) {
+function extremum(
+  op: "max" | "min",
+  x: Tensor,
+  dim: number | readonly number[] | undefined,
+  keepdim: boolean,
+) {
   const axes = normDims(dim, x.ndim, op);
   for (const a of axes) {
     if (x.shape[a] === 0) {
@@ -142,7 +157,12 @@ export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
 }
 
 /** Variance over dims with `correction` (1: unbiased, Bessel's; 0: population), built from primitives. */
-export function variance(x: Tensor, dim?: number | readonly number[], keepdim = false, correction = 1): Tensor {
+export function variance(
+  x: Tensor,
+  dim?: number | readonly number[],
+  keepdim = false,
+  correction = 1,
+): Tensor {
   const axes = normDims(dim, x.ndim, "var");
   const n = numel(axes.map((a) => x.shape[a]));
   const m = mean(x, axes, true);

@@ -12,7 +12,9 @@ import { where } from "./compare.ts";
 import { record } from "./util.ts";
 
 function checkFloat(op: string, x: Tensor): void {
-  if (!isFloating(x.dtype)) throw new TypeError(`${op}: expected a floating point tensor, but got ${x.dtype}`);
+  if (!isFloating(x.dtype)) {
+    throw new TypeError(`${op}: expected a floating point tensor, but got ${x.dtype}`);
+  }
 }
 
 /** Runs `fn` without recording (the ops below record one node each). */

@@ -71,7 +71,9 @@ function times(g: Tensor, factor: Tensor): Tensor {
 /** -x */
 export const neg: (x: Tensor) => Tensor = define("neg", "NegBackward0", (g) => g.neg());
 /** |x| */
-export const abs: (x: Tensor) => Tensor = define("abs", "AbsBackward0", (g, x) => times(g, x.sign()), { x: true });
+export const abs: (x: Tensor) => Tensor = define("abs", "AbsBackward0", (g, x) => times(g, x.sign()), {
+  x: true,
+});
 /** sign(x) (zero gradient) */
 export const sign: (x: Tensor) => Tensor = define("sign", "SignBackward0", (g) => g.mul(0));
 /** e^x */
@@ -101,7 +103,9 @@ export const reciprocal: (x: Tensor) => Tensor = define("reciprocal", "Reciproca
   return r;
 }, { y: true });
 /** sin x */
-export const sin: (x: Tensor) => Tensor = define("sin", "SinBackward0", (g, x) => times(g, x.cos()), { x: true });
+export const sin: (x: Tensor) => Tensor = define("sin", "SinBackward0", (g, x) => times(g, x.cos()), {
+  x: true,
+});
 /** cos x */
 export const cos: (x: Tensor) => Tensor = define("cos", "CosBackward0", (g, x) => {
   const s = x.sin();
@@ -139,9 +143,14 @@ export const gelu: (x: Tensor) => Tensor = define(
 );
 
 const leakyReluOp = (slope: number) =>
-  define("leakyRelu", "LeakyReluBackward0", (g, x) => binaryRaw("leakyReluGrad", g, x, g.dtype, g.dtype, slope), {
-    x: true,
-  });
+  define(
+    "leakyRelu",
+    "LeakyReluBackward0",
+    (g, x) => binaryRaw("leakyReluGrad", g, x, g.dtype, g.dtype, slope),
+    {
+      x: true,
+    },
+  );
 
 /** x if x > 0 else slope·x */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
@@ -150,7 +159,9 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 
 /** Clamps into [min, max] (either may be undefined); the gradient passes where min ≤ x ≤ max. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
-  if (min === undefined && max === undefined) throw new TypeError("clamp: at least one of min or max must be given");
+  if (min === undefined && max === undefined) {
+    throw new TypeError("clamp: at least one of min or max must be given");
+  }
   const lo = min ?? -Infinity;
   const hi = max ?? Infinity;
   let dt = x.dtype;

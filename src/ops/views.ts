@@ -6,7 +6,14 @@
 import { backendFor } from "../backend/registry.ts";
 import { cpuBackend } from "../backend/cpu/cpu_backend.ts";
 import { isGradEnabled } from "../autograd/grad_mode.ts";
-import { broadcastShapes, contiguousStrides, fmtShape, isContiguous, normDim, numel } from "../tensor/shape.ts";
+import {
+  broadcastShapes,
+  contiguousStrides,
+  fmtShape,
+  isContiguous,
+  normDim,
+  numel,
+} from "../tensor/shape.ts";
 import { Tensor, type TensorLike } from "../tensor/tensor.ts";
 import { broadcastOperand, constantStorage, operand, record, sameDevice, sumToShape, wrap } from "./util.ts";
 
@@ -16,7 +23,12 @@ export function shapeArg(args: number[] | [readonly number[]]): number[] {
 }
 
 /** Resolves a -1 in a target shape and checks the element count. */
-export function inferShape(shape: readonly number[], total: number, op: string, from: readonly number[]): number[] {
+export function inferShape(
+  shape: readonly number[],
+  total: number,
+  op: string,
+  from: readonly number[],
+): number[] {
   const out = [...shape];
   const neg = out.indexOf(-1);
   if (out.some((d, i) => !Number.isInteger(d) || d < -1 || (d === -1 && i !== neg))) {
@@ -25,18 +37,26 @@ export function inferShape(shape: readonly number[], total: number, op: string, 
   if (neg >= 0) {
     const rest = numel(out.filter((_, i) => i !== neg));
     if (rest === 0 || total % rest !== 0) {
-      throw new RangeError(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${total} (shape ${fmtShape(from)})`);
+      throw new RangeError(
+        `${op}: shape ${fmtShape(shape)} is invalid for input of size ${total} (shape ${fmtShape(from)})`,
+      );
     }
     out[neg] = total / rest;
   }
   if (numel(out) !== total) {
-    throw new RangeError(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${total} (shape ${fmtShape(from)})`);
+    throw new RangeError(
+      `${op}: shape ${fmtShape(shape)} is invalid for input of size ${total} (shape ${fmtShape(from)})`,
+    );
   }
   return out;
 }
 
 /** Strides that view `shape` onto the same elements, or null when a copy is needed (PyTorch's computeStride). */
-function viewStrides(oldShape: readonly number[], oldStrides: readonly number[], shape: readonly number[]): number[] | null {
+function viewStrides(
+  oldShape: readonly number[],
+  oldStrides: readonly number[],
+  shape: readonly number[],
+): number[] | null {
   if (numel(oldShape) === 0 || isContiguous(oldShape, oldStrides)) return contiguousStrides(shape);
   const strides = new Array<number>(shape.length);
   let viewD = shape.length - 1;
@@ -124,7 +144,10 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 /** Removes size-1 dims (only `dim` when given, and only if it has size 1). */
 export function squeeze(x: Tensor, dim?: number): Tensor {
   x.checkLive("squeeze");
-  const keep = x.shape.map((d, i) => (dim === undefined ? d !== 1 : i !== normDim(dim, x.ndim, "squeeze") || d !== 1));
+  const keep = x.shape.map((
+    d,
+    i,
+  ) => (dim === undefined ? d !== 1 : i !== normDim(dim, x.ndim, "squeeze") || d !== 1));
   const out = x.viewAs(x.shape.filter((_, i) => keep[i]), x.strides.filter((_, i) => keep[i]), x.offset);
   return reshapeGrad("SqueezeBackward0", out, x);
 }
@@ -145,7 +168,9 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   x.checkLive("expand");
   if (shape.length < x.ndim) {
-    throw new RangeError(`expand: the target shape ${fmtShape(shape)} has fewer dims than the tensor ${fmtShape(x.shape)}`);
+    throw new RangeError(
+      `expand: the target shape ${fmtShape(shape)} has fewer dims than the tensor ${fmtShape(x.shape)}`,
+    );
   }
   const off = shape.length - x.ndim;
   const target = shape.map((d, i) => (d === -1 && i >= off ? x.shape[i - off] : d));
@@ -181,7 +206,9 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   x.checkLive("slice");
   const d = normDim(dim, x.ndim, "slice");
   const n = x.shape[d];
-  if (!Number.isInteger(step) || step <= 0) throw new RangeError(`slice: step must be a positive integer, got ${step}`);
+  if (!Number.isInteger(step) || step <= 0) {
+    throw new RangeError(`slice: step must be a positive integer, got ${step}`);
+  }
   const clampIdx = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   const s = clampIdx(start ?? 0);
   const e = Math.max(s, clampIdx(end ?? n));
@@ -191,7 +218,12 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   shape[d] = len;
   strides[d] = x.strides[d] * step;
   const out = x.viewAs(shape, strides, x.offset + s * x.strides[d]);
-  return record("SliceBackward0", out, [x], () => (g) => [scatterBack(g, x.shape, (z) => slice(z, d, s, e, step))]);
+  return record(
+    "SliceBackward0",
+    out,
+    [x],
+    () => (g) => [scatterBack(g, x.shape, (z) => slice(z, d, s, e, step))],
+  );
 }
 
 /** `length` elements of `dim` from `start` (a view), checked like PyTorch's narrow. */
@@ -201,7 +233,9 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   const s = start < 0 ? start + n : start;
   if (!Number.isInteger(s) || s < 0 || !Number.isInteger(length) || length < 0 || s + length > n) {
     throw new RangeError(
-      `narrow: start (${start}) + length (${length}) exceeds dimension size (${n}) of dim ${d} (shape ${fmtShape(x.shape)})`,
+      `narrow: start (${start}) + length (${length}) exceeds dimension size (${n}) of dim ${d} (shape ${
+        fmtShape(x.shape)
+      })`,
     );
   }
   return slice(x, d, s, s + length);
@@ -254,13 +288,19 @@ export function copyInto(dst: Tensor, src: TensorLike): void {
   const backend = backendFor(d);
   if (typeof src === "number") {
     const s = constantStorage(src, dst.dtype, d);
-    backend.copy({ storage: s, view: { shape: dst.shape, strides: dst.shape.map(() => 0), offset: 0 } }, dst.storage, dst.layout);
+    backend.copy(
+      { storage: s, view: { shape: dst.shape, strides: dst.shape.map(() => 0), offset: 0 } },
+      dst.storage,
+      dst.layout,
+    );
     return;
   }
   sameDevice("copy_", dst, src);
   const b = broadcastShapes(src.shape, dst.shape, "copy_");
   if (b.length !== dst.ndim || b.some((v, i) => v !== dst.shape[i])) {
-    throw new RangeError(`copy_: source of shape ${fmtShape(src.shape)} cannot be broadcast to ${fmtShape(dst.shape)}`);
+    throw new RangeError(
+      `copy_: source of shape ${fmtShape(src.shape)} cannot be broadcast to ${fmtShape(dst.shape)}`,
+    );
   }
   backend.copy(broadcastOperand(src, dst.shape), dst.storage, dst.layout);
 }

@@ -57,22 +57,34 @@ function filled(shape: readonly number[], value: number, dtype: DType, opts: Ten
   return t;
 }
 
-function flattenNested(data: unknown, shape: number[], out: (number | boolean)[], depth: number, path: number[]): void {
+function flattenNested(
+  data: unknown,
+  shape: number[],
+  out: (number | boolean)[],
+  depth: number,
+  path: number[],
+): void {
   if (Array.isArray(data)) {
     if (shape.length === depth) shape.push(data.length);
     else if (shape[depth] !== data.length) {
       throw new RangeError(
-        `tensor: ragged nested array at index [${path.join(", ")}]: expected length ${shape[depth]}, got ${data.length}`,
+        `tensor: ragged nested array at index [${path.join(", ")}]: expected length ${
+          shape[depth]
+        }, got ${data.length}`,
       );
     }
     data.forEach((v, i) => flattenNested(v, shape, out, depth + 1, [...path, i]));
     return;
   }
   if (depth < shape.length) {
-    throw new RangeError(`tensor: ragged nested array at index [${path.join(", ")}]: expected an array, got ${data}`);
+    throw new RangeError(
+      `tensor: ragged nested array at index [${path.join(", ")}]: expected an array, got ${data}`,
+    );
   }
   if (typeof data !== "number" && typeof data !== "boolean") {
-    throw new TypeError(`tensor: expected numbers or booleans, got ${typeof data} at index [${path.join(", ")}]`);
+    throw new TypeError(
+      `tensor: expected numbers or booleans, got ${typeof data} at index [${path.join(", ")}]`,
+    );
   }
   out.push(data);
 }
@@ -144,7 +156,8 @@ function matches(a: TypedArray, d: DType): boolean {
 /** A tensor of `shape` filled with `value`. */
 export function full(shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor {
   const v = typeof value === "boolean" ? Number(value) : value;
-  const dtype = opts.dtype ?? (typeof value === "boolean" ? "bool" : Number.isInteger(v) && !opts.requiresGrad ? "int32" : "float32");
+  const dtype = opts.dtype ??
+    (typeof value === "boolean" ? "bool" : Number.isInteger(v) && !opts.requiresGrad ? "int32" : "float32");
   return filled(shape, v, dtype, opts);
 }
 
@@ -189,17 +202,22 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
  */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [lo, hi] = end === undefined ? [0, start] : [start, end];
-  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be a non-zero finite number, got ${step}`);
+  if (step === 0 || !Number.isFinite(step)) {
+    throw new RangeError(`arange: step must be a non-zero finite number, got ${step}`);
+  }
   const n = Math.max(0, Math.ceil((hi - lo) / step));
   const values = new Float64Array(n);
   for (let i = 0; i < n; i++) values[i] = lo + i * step;
-  const dtype = opts.dtype ?? ([lo, hi, step].every(Number.isInteger) && !opts.requiresGrad ? "int32" : "float32");
+  const dtype = opts.dtype ??
+    ([lo, hi, step].every(Number.isInteger) && !opts.requiresGrad ? "int32" : "float32");
   return make(toHost(dtype, values), [n], dtype, opts);
 }
 
 /** `steps` evenly spaced values from `start` to `end` inclusive (float32). */
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0) {
+    throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  }
   const values = new Float64Array(steps);
   const delta = steps > 1 ? (end - start) / (steps - 1) : 0;
   for (let i = 0; i < steps; i++) values[i] = i === steps - 1 && steps > 1 ? end : start + i * delta;
@@ -216,7 +234,12 @@ export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   return make(toHost(dtype, values), [n, m], dtype, opts);
 }
 
-function randomFloat(name: string, shape: readonly number[], opts: TensorOptions, draw: (n: number) => Float32Array) {
+function randomFloat(
+  name: string,
+  shape: readonly number[],
+  opts: TensorOptions,
+  draw: (n: number) => Float32Array,
+) {
   const s = checkShape(shape, name);
   const dtype = opts.dtype ?? "float32";
   if (!isFloating(dtype)) throw new TypeError(`${name}: expected a floating point dtype, got ${dtype}`);
@@ -234,7 +257,12 @@ export function randn(shape: readonly number[], opts: TensorOptions = {}): Tenso
 }
 
 /** Random integers in [low, high) (int32) from the seeded generator. */
-export function randint(low: number, high: number, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  opts: TensorOptions = {},
+): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new RangeError(`randint: expected integers low < high, got ${low} and ${high}`);
   }

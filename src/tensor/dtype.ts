@@ -57,5 +57,7 @@ export function promote(a: DType, b: DType): DType {
 /** Throws a clear error when `d` is not one of the supported dtypes. */
 export function checkDType(d: unknown): DType {
   if (d === "float32" || d === "float16" || d === "int32" || d === "bool") return d;
-  throw new TypeError(`unsupported dtype ${JSON.stringify(d)}: expected one of float32, float16, int32, bool`);
+  throw new TypeError(
+    `unsupported dtype ${JSON.stringify(d)}: expected one of float32, float16, int32, bool`,
+  );
 }

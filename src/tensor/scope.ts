@@ -5,6 +5,7 @@
 
 /** Something a scope can dispose. */
 export interface Trackable {
+  /** Frees the object's memory. */
   dispose(): void;
 }
 
@@ -27,7 +28,7 @@ function collect(value: unknown, out: Set<unknown>, depth = 0): void {
     out.add(value);
     return;
   }
-  if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
+  if (Array.isArray(value)) { for (const v of value) collect(v, out, depth + 1); }
   else if (Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value)) collect(v, out, depth + 1);
   }

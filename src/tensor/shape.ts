@@ -58,7 +58,9 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op =
 export function normDim(dim: number, rank: number, op = "op"): number {
   const r = Math.max(rank, 1);
   if (!Number.isInteger(dim) || dim < -r || dim >= r) {
-    throw new RangeError(`${op}: dimension ${dim} out of range for a tensor of rank ${rank} (expected ${-r}..${r - 1})`);
+    throw new RangeError(
+      `${op}: dimension ${dim} out of range for a tensor of rank ${rank} (expected ${-r}..${r - 1})`,
+    );
   }
   return dim < 0 ? dim + r : dim;
 }
@@ -68,7 +70,9 @@ export function normDims(dims: number | readonly number[] | undefined, rank: num
   if (dims === undefined) return [...Array(rank).keys()];
   const list = typeof dims === "number" ? [dims] : [...dims];
   const out = [...new Set(list.map((d) => normDim(d, rank, op)))];
-  if (out.length !== list.length) throw new RangeError(`${op}: repeated dimension in ${JSON.stringify(dims)}`);
+  if (out.length !== list.length) {
+    throw new RangeError(`${op}: repeated dimension in ${JSON.stringify(dims)}`);
+  }
   return out.sort((x, y) => x - y);
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Storage, View } from "../backend/backend.ts";
-import { backendFor, checkDevice, type Device } from "../backend/registry.ts";
+import { checkDevice, type Device } from "../backend/registry.ts";
 import { AccumulateGrad, type Node } from "../autograd/node.ts";
 import { type BackwardOptions, runBackward } from "../autograd/engine.ts";
 import { checkDType, type DType, isFloating, type TypedArray } from "./dtype.ts";
@@ -93,7 +93,13 @@ export class Tensor implements Disposable {
   name?: string;
 
   /** Internal: use the creation functions (`tensor`, `zeros`...) instead. */
-  constructor(ref: StorageRef, shape: readonly number[], strides: readonly number[], offset: number, device: Device) {
+  constructor(
+    ref: StorageRef,
+    shape: readonly number[],
+    strides: readonly number[],
+    offset: number,
+    device: Device,
+  ) {
     this.#ref = ref;
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze([...strides]);
@@ -171,7 +177,9 @@ export class Tensor implements Disposable {
 
   set requiresGrad(v: boolean) {
     if (v && !isFloating(this.dtype)) {
-      throw new TypeError(`only tensors of floating point dtype can require gradients (this one is ${this.dtype})`);
+      throw new TypeError(
+        `only tensors of floating point dtype can require gradients (this one is ${this.dtype})`,
+      );
     }
     if (!v && this.gradFn) {
       throw new Error("you can only change requiresGrad of leaf tensors; use detach() for a non-leaf");
@@ -224,7 +232,9 @@ export class Tensor implements Disposable {
 
   /** Keeps `.grad` on this non-leaf tensor after backward (PyTorch's `retain_grad()`). */
   retainGrad(): this {
-    if (!this.requiresGrad) throw new Error("retainGrad: can't retain the gradient of a tensor that does not require grad");
+    if (!this.requiresGrad) {
+      throw new Error("retainGrad: can't retain the gradient of a tensor that does not require grad");
+    }
     if (this.gradFn) this.#retainsGrad = true;
     return this;
   }
@@ -238,7 +248,11 @@ export class Tensor implements Disposable {
     let seed = grad;
     if (!seed) {
       if (this.size !== 1) {
-        throw new Error(`backward: grad can be implicitly created only for scalar outputs (shape is ${fmtShape(this.shape)})`);
+        throw new Error(
+          `backward: grad can be implicitly created only for scalar outputs (shape is ${
+            fmtShape(this.shape)
+          })`,
+        );
       }
       seed = binary.onesFor(this);
     } else {
@@ -308,7 +322,11 @@ export class Tensor implements Disposable {
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
     if (this.size !== 1) {
-      throw new RangeError(`item: a tensor with ${this.size} elements cannot be converted to a number (shape ${fmtShape(this.shape)})`);
+      throw new RangeError(
+        `item: a tensor with ${this.size} elements cannot be converted to a number (shape ${
+          fmtShape(this.shape)
+        })`,
+      );
     }
     const d = await this.data();
     return Number(d[0]);
@@ -324,20 +342,18 @@ export class Tensor implements Disposable {
     let device: Device = this.device;
     let dtype: DType = this.dtype;
     if (typeof target === "string") {
-      if (target === "cpu" || target === "webgpu" || target.startsWith("webgpu:")) device = checkDevice(target);
-      else dtype = checkDType(target);
+      if (target === "cpu" || target === "webgpu" || target.startsWith("webgpu:")) {
+        device = checkDevice(target);
+      } else dtype = checkDType(target);
     } else {
       if (target.device) device = checkDevice(target.device);
       if (target.dtype) dtype = checkDType(target.dtype);
     }
-    let t: Tensor = this;
-    if (dtype !== this.dtype) t = castTo(this, dtype);
-    if (device !== this.device) {
-      const moved = moveTo(t, device);
-      if (t !== this) t.dispose();
-      t = moved;
-    }
-    return t;
+    const cast = dtype !== this.dtype ? castTo(this, dtype) : null;
+    if (device === this.device) return cast ?? this;
+    const moved = moveTo(cast ?? this, device);
+    cast?.dispose();
+    return moved;
   }
 
   /** A copy of this tensor on the CPU (reads the GPU, hence async). */
@@ -682,12 +698,11 @@ export class Tensor implements Disposable {
 
   /** One-line summary, e.g. `Tensor(shape=[2, 3], dtype=float32, device=webgpu)`. */
   toString(): string {
-    const grad = this.gradFn ? `, gradFn=${this.gradFn.name}` : this.requiresGrad ? ", requiresGrad=true" : "";
+    const grad = this.gradFn
+      ? `, gradFn=${this.gradFn.name}`
+      : this.requiresGrad
+      ? ", requiresGrad=true"
+      : "";
     return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device}${grad})`;
-  }
-
-  /** Internal: the backend of this tensor's device. */
-  get backend(): ReturnType<typeof backendFor> {
-    return backendFor(this.device);
   }
 }

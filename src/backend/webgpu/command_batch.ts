@@ -142,7 +142,10 @@ export class CommandBatch {
         binding: i,
         resource: { buffer: b instanceof GPUBuffer ? b : b.buffer },
       }));
-      entries.push({ binding: buffers.length, resource: { buffer: this.#uniforms, offset: 0, size: this.#slotBytes } });
+      entries.push({
+        binding: buffers.length,
+        resource: { buffer: this.#uniforms, offset: 0, size: this.#slotBytes },
+      });
       if (this.#bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.#bindGroups.clear();
       bindGroup = this.device.createBindGroup({ layout: this.layout(signature).group, entries });
       this.#bindGroups.set(key, bindGroup);

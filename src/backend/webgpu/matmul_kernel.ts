@@ -194,8 +194,12 @@ class Gen {
   coords(): string[] {
     const { tm, tn } = this.tile;
     const lines: string[] = [];
-    for (let i = 0; i < tm; i++) lines.push(`  let r${i} = rowBase + 4u * ${this.rowGroup(i >> 2)} + ${i & 3}u;`);
-    for (let j = 0; j < tn; j++) lines.push(`  let c${j} = colBase + 4u * ${this.colGroup(j >> 2)} + ${j & 3}u;`);
+    for (let i = 0; i < tm; i++) {
+      lines.push(`  let r${i} = rowBase + 4u * ${this.rowGroup(i >> 2)} + ${i & 3}u;`);
+    }
+    for (let j = 0; j < tn; j++) {
+      lines.push(`  let c${j} = colBase + 4u * ${this.colGroup(j >> 2)} + ${j & 3}u;`);
+    }
     return lines;
   }
   accDecl(): string[] {
@@ -218,7 +222,9 @@ class Gen {
     for (let kk = 0; kk < ku; kk++) {
       for (let i = 0; i < this.tile.tm; i++) {
         for (let j4 = 0; j4 < this.tile.tn / 4; j4++) {
-          lines.push(`${indent}acc${i}_${j4} = fma(vec4<f32>(${aval(i, kk)}), ${bvec(kk, j4)}, acc${i}_${j4});`);
+          lines.push(
+            `${indent}acc${i}_${j4} = fma(vec4<f32>(${aval(i, kk)}), ${bvec(kk, j4)}, acc${i}_${j4});`,
+          );
         }
       }
     }
@@ -238,7 +244,9 @@ class Gen {
         for (let e = 0; e < 4; e++) lines.push(`      out[o${i} + ${c} + ${e}u] = ${cv(`${acc}.${C[e]}`)};`);
         lines.push(`    } else {`);
         for (let e = 0; e < 3; e++) {
-          lines.push(`      if (${c} + ${e}u < p.N) { out[o${i} + ${c} + ${e}u] = ${cv(`${acc}.${C[e]}`)}; }`);
+          lines.push(
+            `      if (${c} + ${e}u < p.N) { out[o${i} + ${c} + ${e}u] = ${cv(`${acc}.${C[e]}`)}; }`,
+          );
         }
         lines.push(`    }`);
       }
@@ -280,7 +288,9 @@ function registerBody(g: Gen): string[] {
 
   // Per-row (per-column) base indices, rows and columns clamped into the matrix.
   if (aMode === "k4") {
-    for (let i = 0; i < tm; i++) lines.push(`  let ai${i} = (aBase + min(r${i}, p.M - 1u) * p.aStrideM) / 4u;`);
+    for (let i = 0; i < tm; i++) {
+      lines.push(`  let ai${i} = (aBase + min(r${i}, p.M - 1u) * p.aStrideM) / 4u;`);
+    }
   } else if (aMode === "m4") {
     lines.push("  let aB4 = aBase / 4u;", "  let aK4 = p.aStrideK / 4u;", "  let aLast4 = p.M / 4u - 1u;");
     for (let i4 = 0; i4 < tm / 4; i4++) lines.push(`  let ai${i4} = min(r${4 * i4} / 4u, aLast4);`);
@@ -291,7 +301,9 @@ function registerBody(g: Gen): string[] {
     lines.push("  let bB4 = bBase / 4u;", "  let bK4 = p.bStrideK / 4u;", "  let bLast4 = p.N / 4u - 1u;");
     for (let j4 = 0; j4 < tn / 4; j4++) lines.push(`  let bj${j4} = min(c${4 * j4} / 4u, bLast4);`);
   } else if (bMode === "k4") {
-    for (let j = 0; j < tn; j++) lines.push(`  let bj${j} = (bBase + min(c${j}, p.N - 1u) * p.bStrideN) / 4u;`);
+    for (let j = 0; j < tn; j++) {
+      lines.push(`  let bj${j} = (bBase + min(c${j}, p.N - 1u) * p.bStrideN) / 4u;`);
+    }
   } else {
     for (let j = 0; j < tn; j++) lines.push(`  let bj${j} = bBase + min(c${j}, p.N - 1u) * p.bStrideN;`);
   }
@@ -310,7 +322,9 @@ function registerBody(g: Gen): string[] {
     } else if (aMode === "m4") {
       for (let kk = 0; kk < ku; kk++) {
         out.push(`${ind}let ak${kk} = aB4 + (k + ${kk}u) * aK4;`);
-        for (let i4 = 0; i4 < tm / 4; i4++) out.push(`${ind}let a${kk}_${i4} = ${g.f4(`a[ak${kk} + ai${i4}]`)};`);
+        for (let i4 = 0; i4 < tm / 4; i4++) {
+          out.push(`${ind}let a${kk}_${i4} = ${g.f4(`a[ak${kk} + ai${i4}]`)};`);
+        }
       }
       aval = (i, kk) => `a${kk}_${i >> 2}.${C[i & 3]}`;
     } else {
@@ -323,7 +337,9 @@ function registerBody(g: Gen): string[] {
     if (bMode === "n4") {
       for (let kk = 0; kk < ku; kk++) {
         out.push(`${ind}let bk${kk} = bB4 + (k + ${kk}u) * bK4;`);
-        for (let j4 = 0; j4 < tn / 4; j4++) out.push(`${ind}let b${kk}_${j4} = ${g.f4(`b[bk${kk} + bj${j4}]`)};`);
+        for (let j4 = 0; j4 < tn / 4; j4++) {
+          out.push(`${ind}let b${kk}_${j4} = ${g.f4(`b[bk${kk} + bj${j4}]`)};`);
+        }
       }
       bvec = (kk, j4) => `b${kk}_${j4}`;
     } else if (bMode === "k4") {
@@ -382,13 +398,17 @@ function workgroupBody(g: Gen): { body: string[]; aShared: number; bShared: numb
         regs.push(`  var pa${s}_${c} = ${zero4};`);
         if (v) {
           fetch.push(
-            `    pa${s}_${c} = select(${zero4}, ${g.f4(`a[aR${s}_${c} + min(k0 + 4u * aQ${s}, p.K - 4u) / 4u]`)}, ` +
+            `    pa${s}_${c} = select(${zero4}, ${
+              g.f4(`a[aR${s}_${c} + min(k0 + 4u * aQ${s}, p.K - 4u) / 4u]`)
+            }, ` +
               `aOk${s}_${c} && k0 + 4u * aQ${s} < p.K);`,
           );
         } else {
           const el = [0, 1, 2, 3].map((e) => {
             const k = `k0 + 4u * aQ${s} + ${e}u`;
-            return `select(0.0, ${g.f1(`a[aR${s}_${c} + min(${k}, p.K - 1u) * p.aStrideK]`)}, aOk${s}_${c} && ${k} < p.K)`;
+            return `select(0.0, ${
+              g.f1(`a[aR${s}_${c} + min(${k}, p.K - 1u) * p.aStrideK]`)
+            }, aOk${s}_${c} && ${k} < p.K)`;
           });
           fetch.push(`    pa${s}_${c} = vec4<f32>(`, ...el.map((e) => `      ${e},`), `    );`);
         }
@@ -410,7 +430,9 @@ function workgroupBody(g: Gen): { body: string[]; aShared: number; bShared: numb
       if (v) {
         lines.push(`  let aOk${s} = aR${s} < p.M;`, `  let aC${s} = min(aR${s}, p.M - 4u) / 4u;`);
         fetch.push(
-          `    pa${s} = select(${zero4}, ${g.f4(`a[(aBase + min(${k}, p.K - 1u) * p.aStrideK) / 4u + aC${s}]`)}, ` +
+          `    pa${s} = select(${zero4}, ${
+            g.f4(`a[(aBase + min(${k}, p.K - 1u) * p.aStrideK) / 4u + aC${s}]`)
+          }, ` +
             `aOk${s} && ${k} < p.K);`,
         );
       } else {
@@ -435,7 +457,9 @@ function workgroupBody(g: Gen): { body: string[]; aShared: number; bShared: numb
       if (v) {
         lines.push(`  let bOk${s} = bC${s} < p.N;`, `  let bN${s} = min(bC${s}, p.N - 4u) / 4u;`);
         fetch.push(
-          `    pb${s} = select(${zero4}, ${g.f4(`b[(bBase + min(${k}, p.K - 1u) * p.bStrideK) / 4u + bN${s}]`)}, ` +
+          `    pb${s} = select(${zero4}, ${
+            g.f4(`b[(bBase + min(${k}, p.K - 1u) * p.bStrideK) / 4u + bN${s}]`)
+          }, ` +
             `bOk${s} && ${k} < p.K);`,
         );
       } else {
@@ -463,13 +487,17 @@ function workgroupBody(g: Gen): { body: string[]; aShared: number; bShared: numb
         regs.push(`  var pb${s}_${c} = ${zero4};`);
         if (v) {
           fetch.push(
-            `    pb${s}_${c} = select(${zero4}, ${g.f4(`b[bR${s}_${c} + min(k0 + 4u * bQ${s}, p.K - 4u) / 4u]`)}, ` +
+            `    pb${s}_${c} = select(${zero4}, ${
+              g.f4(`b[bR${s}_${c} + min(k0 + 4u * bQ${s}, p.K - 4u) / 4u]`)
+            }, ` +
               `bOk${s}_${c} && k0 + 4u * bQ${s} < p.K);`,
           );
         } else {
           const el = [0, 1, 2, 3].map((e) => {
             const k = `k0 + 4u * bQ${s} + ${e}u`;
-            return `select(0.0, ${g.f1(`b[bR${s}_${c} + min(${k}, p.K - 1u) * p.bStrideK]`)}, bOk${s}_${c} && ${k} < p.K)`;
+            return `select(0.0, ${
+              g.f1(`b[bR${s}_${c} + min(${k}, p.K - 1u) * p.bStrideK]`)
+            }, bOk${s}_${c} && ${k} < p.K)`;
           });
           fetch.push(`    pb${s}_${c} = vec4<f32>(`, ...el.map((e) => `      ${e},`), `    );`);
         }
@@ -493,9 +521,16 @@ function workgroupBody(g: Gen): { body: string[]; aShared: number; bShared: numb
   // Multiply the slice in workgroup memory, 4 K steps at a time.
   const inner: string[] = [];
   for (let kk = 0; kk < 4; kk++) {
-    inner.push(`      let ka${kk} = (4u * kq + ${kk}u) * ${bm4}u;`, `      let kb${kk} = (4u * kq + ${kk}u) * ${bn4}u;`);
-    for (let i4 = 0; i4 < tm / 4; i4++) inner.push(`      let a${kk}_${i4} = As[ka${kk} + ${g.rowGroup(i4)}];`);
-    for (let j4 = 0; j4 < tn / 4; j4++) inner.push(`      let b${kk}_${j4} = Bs[kb${kk} + ${g.colGroup(j4)}];`);
+    inner.push(
+      `      let ka${kk} = (4u * kq + ${kk}u) * ${bm4}u;`,
+      `      let kb${kk} = (4u * kq + ${kk}u) * ${bn4}u;`,
+    );
+    for (let i4 = 0; i4 < tm / 4; i4++) {
+      inner.push(`      let a${kk}_${i4} = As[ka${kk} + ${g.rowGroup(i4)}];`);
+    }
+    for (let j4 = 0; j4 < tn / 4; j4++) {
+      inner.push(`      let b${kk}_${j4} = Bs[kb${kk} + ${g.colGroup(j4)}];`);
+    }
   }
   inner.push(
     ...g.fmas(4, (i, kk) => `a${kk}_${i >> 2}.${C[i & 3]}`, (kk, j4) => `b${kk}_${j4}`, "      "),
@@ -522,7 +557,10 @@ export function matmulShader(
     code = g.fill(registerTemplate, registerBody(g), {});
   } else {
     const { body, aShared, bShared } = workgroupBody(g);
-    code = g.fill(workgroupTemplate, body, { "{{A_SHARED}}": String(aShared), "{{B_SHARED}}": String(bShared) });
+    code = g.fill(workgroupTemplate, body, {
+      "{{A_SHARED}}": String(aShared),
+      "{{B_SHARED}}": String(bShared),
+    });
   }
   return { code, workgroupSize: [tile.wgx, tile.wgy, 1] };
 }

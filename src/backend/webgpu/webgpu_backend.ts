@@ -19,7 +19,9 @@ import { chooseMatmulSpec, matmulDispatch, matmulShader } from "./matmul_kernel.
 export interface AdapterInfo {
   /** The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "NVIDIA H100". */
   name: string;
+  /** The vendor id or name the adapter reports. */
   vendor: string;
+  /** The architecture the adapter reports (often empty). */
   architecture: string;
   /** The native API under WebGPU, as far as it can be told ("vulkan", "gl", "metal", "dx12" or "unknown"). */
   backend: string;
@@ -100,7 +102,8 @@ export class WebGpuBackend implements Backend {
       vendor: adapter.info.vendor,
       architecture: adapter.info.architecture,
       backend: guessBackend(adapter.info, adapter.features),
-      isSoftware: adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description),
+      isSoftware: adapter.info.isFallbackAdapter ||
+        /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description),
       f16: this.supportsF16,
       timestamps: gpu.features.has("timestamp-query"),
       limits: {
@@ -125,7 +128,9 @@ export class WebGpuBackend implements Backend {
     gpu.addEventListener("uncapturederror", (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;
       const kind = err instanceof GPUOutOfMemoryError ? "out of GPU memory" : "WebGPU error";
-      const text = err.message.split("\n").map((l) => l.trim()).filter((l) => l && !/^[│┌─]/.test(l)).join(" ");
+      const text = err.message.split("\n").map((l) => l.trim()).filter((l) => l && !/^[│┌─]/.test(l)).join(
+        " ",
+      );
       this.#errors.push(`${kind} after op "${this.batch.lastLabel}": ${text.slice(0, 400)}`);
     });
     gpu.lost.then((info) => {
@@ -183,7 +188,14 @@ export class WebGpuBackend implements Backend {
   /** Dispatches a kernel whose last `writes` buffers are read-write and the others read-only. */
   #run(launch: KernelLaunch, buffers: readonly Binding[], label: string, writes = 1): void {
     const signature = "r".repeat(buffers.length - writes) + "w".repeat(writes);
-    this.batch.dispatch(this.#pipeline(launch, signature), signature, buffers, launch.params, launch.groups, label);
+    this.batch.dispatch(
+      this.#pipeline(launch, signature),
+      signature,
+      buffers,
+      launch.params,
+      launch.groups,
+      label,
+    );
   }
 
   #storage(dtype: DType, size: number, what: string): GpuStorage {
@@ -206,11 +218,13 @@ export class WebGpuBackend implements Backend {
     if (dtype === "bool") src = Uint32Array.from(data as Uint8Array);
     else if (dtype === "float16") {
       const h = data instanceof Float16Array ? data : Float16Array.from(data as ArrayLike<number>);
-      src = h.length % 2 ? (() => {
-        const p = new Float16Array(h.length + 1);
-        p.set(h);
-        return p;
-      })() : h;
+      src = h.length % 2
+        ? (() => {
+          const p = new Float16Array(h.length + 1);
+          p.set(h);
+          return p;
+        })()
+        : h;
     } else if (dtype === "float32") src = data instanceof Float32Array ? data : Float32Array.from(data);
     else src = data instanceof Int32Array ? data : Int32Array.from(data);
     if (src.byteLength > 0) {
@@ -398,7 +412,12 @@ export class WebGpuBackend implements Backend {
   gather(x: Operand, dim: number, index: Operand): GpuStorage {
     const out = this.#storage(x.storage.dtype, numel(index.view.shape), "gather");
     const launch = gatherKernel(x.storage.dtype, x.view, dim, index.view);
-    const bufs = [(x.storage as GpuStorage).live, (index.storage as GpuStorage).live, out.buf!, this.#errFlag];
+    const bufs = [
+      (x.storage as GpuStorage).live,
+      (index.storage as GpuStorage).live,
+      out.buf!,
+      this.#errFlag,
+    ];
     this.#run(launch, bufs, "gather", 2);
     return out;
   }
@@ -406,7 +425,12 @@ export class WebGpuBackend implements Backend {
   scatterAdd(src: Operand, dim: number, index: Operand, outShape: readonly number[]): GpuStorage {
     const out = this.#storage(src.storage.dtype, numel(outShape), "scatterAdd");
     const launch = scatterAddKernel(src.storage.dtype, src.view, dim, index.view, outShape);
-    const bufs = [(src.storage as GpuStorage).live, (index.storage as GpuStorage).live, out.buf!, this.#errFlag];
+    const bufs = [
+      (src.storage as GpuStorage).live,
+      (index.storage as GpuStorage).live,
+      out.buf!,
+      this.#errFlag,
+    ];
     this.#run(launch, bufs, "scatterAdd", 2);
     return out;
   }

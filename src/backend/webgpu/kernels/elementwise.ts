@@ -69,7 +69,9 @@ export function elementwiseKernel(opts: {
   const pb = new ParamBlock().u32("n", n).f32("p0", opts.p0 ?? 0).f32("p1", opts.p1 ?? 0);
   for (let d = 0; d < rank; d++) pb.u32(`d${d}`, c.shape[d]);
   const operands = inputs.map((x, k) => ({ name: NAMES[k], offset: x.view.offset, strides: c.strides[k] }));
-  if (outStrided) operands.push({ name: "o", offset: opts.outView!.offset, strides: c.strides[inputs.length] });
+  if (outStrided) {
+    operands.push({ name: "o", offset: opts.outView!.offset, strides: c.strides[inputs.length] });
+  }
   for (const o of operands) {
     pb.u32(`${o.name}_off`, o.offset);
     for (let d = 0; d < rank; d++) pb.u32(`${o.name}_s${d}`, o.strides[d]);

@@ -52,7 +52,9 @@ export function scatterAddKernel(
     .u32("outdim", outShape[dim]);
   for (let d = 0; d < rank; d++) pb.u32(`d${d}`, outShape[d]);
   for (let d = 0; d < rank; d++) {
-    if (d !== dim) pb.u32(`e${d}`, index.shape[d]).u32(`is${d}`, index.strides[d]).u32(`ss${d}`, src.strides[d]);
+    if (d !== dim) {
+      pb.u32(`e${d}`, index.shape[d]).u32(`is${d}`, index.strides[d]).u32(`ss${d}`, src.strides[d]);
+    }
   }
   const key = `scatterAdd|${dtype}|${rank}|${dim}`;
   const code = () => {

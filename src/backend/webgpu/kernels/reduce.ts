@@ -7,7 +7,16 @@ import type { DType } from "../../../tensor/dtype.ts";
 import { numel } from "../../../tensor/shape.ts";
 import template from "../../../shaders/reduce.wgsl" with { type: "text" };
 import common from "../../../shaders/common.wgsl" with { type: "text" };
-import { collapse, computeType, enableF16, grid, ParamBlock, storageType, storeAs, WORKGROUP } from "./layout.ts";
+import {
+  collapse,
+  computeType,
+  enableF16,
+  grid,
+  ParamBlock,
+  storageType,
+  storeAs,
+  WORKGROUP,
+} from "./layout.ts";
 import type { KernelLaunch } from "./elementwise.ts";
 
 /** A reduction of `axes` of `view` (of dtype `inDtype`) into a contiguous output of `outDtype`. */
