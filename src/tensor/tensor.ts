@@ -72,14 +72,10 @@ export class Tensor implements Disposable {
   #ref: StorageRef | null;
   /** Sizes of the dimensions. */
   readonly shape: readonly number[];
-  /** Element strides of the dimensions in the storage. */
-  readonly strides: readonly number[];
-  /** Element offset of the first element in the storage. */
-  readonly offset: number;
-  /** The element type. */
-  readonly dtype: DType;
-  /** Where the data lives: "cpu" or "webgpu". */
-  readonly device: Device;
+  #strides: readonly number[];
+  #offset: number;
+  #dtype: DType;
+  #device: Device;
   /** A unique id, for display and debugging. */
   readonly id: number = nextId++;
   #requiresGrad = false;
@@ -102,10 +98,10 @@ export class Tensor implements Disposable {
   ) {
     this.#ref = ref;
     this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze([...strides]);
-    this.offset = offset;
-    this.dtype = ref.storage.dtype;
-    this.device = device;
+    this.#strides = Object.freeze([...strides]);
+    this.#offset = offset;
+    this.#dtype = ref.storage.dtype;
+    this.#device = device;
     finalizer.register(this, ref, this);
     track(this);
   }
@@ -113,6 +109,50 @@ export class Tensor implements Disposable {
   /** Internal: a contiguous tensor over a fresh storage. */
   static fromStorage(storage: Storage, shape: readonly number[], device: Device): Tensor {
     return new Tensor(new StorageRef(storage), shape, contiguousStrides(shape), 0, device);
+  }
+
+  /** Element strides of the dimensions in the storage. */
+  get strides(): readonly number[] {
+    return this.#strides;
+  }
+
+  /** Element offset of the first element in the storage. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** The element type. */
+  get dtype(): DType {
+    return this.#dtype;
+  }
+
+  /** Where the data lives: "cpu" or "webgpu". */
+  get device(): Device {
+    return this.#device;
+  }
+
+  /**
+   * Internal: makes this tensor hold `src`'s data (same shape; any device or dtype), keeping its identity,
+   * autograd flags and `.grad`. `src` is disposed. This is how `Module.to()` moves parameters in place, so
+   * that references to them (an optimizer's, say) stay valid.
+   */
+  replaceData_(src: Tensor): this {
+    this.#live("replaceData_");
+    if (src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
+      throw new RangeError(`replaceData_: shape ${fmtShape(src.shape)} differs from ${fmtShape(this.shape)}`);
+    }
+    const ref = src.#live("replaceData_").retain();
+    const old = this.#ref!;
+    finalizer.unregister(this);
+    this.#ref = ref;
+    this.#strides = src.#strides;
+    this.#offset = src.#offset;
+    this.#dtype = src.#dtype;
+    this.#device = src.#device;
+    finalizer.register(this, ref, this);
+    old.release();
+    src.dispose();
+    return this;
   }
 
   /** Internal: a view sharing this tensor's storage. */

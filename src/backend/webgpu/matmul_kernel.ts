@@ -219,6 +219,19 @@ class Gen {
     indent: string,
   ): string[] {
     const lines: string[] = [];
+    // deno-lint-ignore no-explicit-any
+    if ((globalThis as any).__mmKInner) {
+      for (let i = 0; i < this.tile.tm; i++) {
+        for (let j4 = 0; j4 < this.tile.tn / 4; j4++) {
+          for (let kk = 0; kk < ku; kk++) {
+            lines.push(
+              `${indent}acc${i}_${j4} = fma(vec4<f32>(${aval(i, kk)}), ${bvec(kk, j4)}, acc${i}_${j4});`,
+            );
+          }
+        }
+      }
+      return lines;
+    }
     for (let kk = 0; kk < ku; kk++) {
       for (let i = 0; i < this.tile.tm; i++) {
         for (let j4 = 0; j4 < this.tile.tn / 4; j4++) {
