@@ -96,37 +96,32 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return r;
 }
 
-const constants = new Map<string, Storage>();
+/** Scalar constants per backend instance (a device reset starts a fresh cache with its new backend). */
+const constants = new WeakMap<object, Map<string, Storage>>();
 const MAX_CONSTANTS = 4096;
 
 /** A cached one-element storage holding `value`, for scalar operands. Never disposed by tensors. */
 export function constantStorage(value: number, dtype: DType, device: Device): Storage {
-  const key = `${device}|${dtype}|${Object.is(value, -0) ? "-0" : value}`;
-  let s = constants.get(key);
+  const backend = backendFor(device);
+  let cache = constants.get(backend);
+  if (!cache) {
+    cache = new Map();
+    constants.set(backend, cache);
+  }
+  const key = `${dtype}|${Object.is(value, -0) ? "-0" : value}`;
+  let s = cache.get(key);
   if (!s) {
-    if (constants.size >= MAX_CONSTANTS) {
-      for (const [k, v] of constants) {
-        v.backend.free(v);
-        constants.delete(k);
-        if (constants.size < MAX_CONSTANTS / 2) break;
+    if (cache.size >= MAX_CONSTANTS) {
+      for (const [k, v] of cache) {
+        backend.free(v);
+        cache.delete(k);
+        if (cache.size < MAX_CONSTANTS / 2) break;
       }
     }
-    s = backendFor(device).fill(dtype, 1, value);
-    constants.set(key, s);
+    s = backend.fill(dtype, 1, value);
+    cache.set(key, s);
   }
   return s;
-}
-
-/** Frees every cached constant of a device (after a device reset). */
-export function clearConstants(device: Device): void {
-  for (const [k, v] of constants) {
-    if (k.startsWith(device + "|")) {
-      constants.delete(k);
-      try {
-        v.backend.free(v);
-      } catch { /* the device is gone */ }
-    }
-  }
 }
 
 /** Formats a list of tensors' shapes for messages. */
