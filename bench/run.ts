@@ -87,11 +87,13 @@ if (byWorkload("matmul").length) {
   }
   rows.push("");
 }
-for (const [w, key, label] of [["chain", "gbps", "elementwise chain GB/s (ms per chain)"], [
-  "dispatch",
-  "us_per_op",
-  "dispatch overhead µs/op",
-]] as const) {
+for (
+  const [w, key, label] of [["chain", "gbps", "elementwise chain GB/s (ms per chain)"], [
+    "dispatch",
+    "us_per_op",
+    "dispatch overhead µs/op",
+  ]] as const
+) {
   if (!byWorkload(w).length) continue;
   rows.push(`| ${label} | mode | value |`, "| --- | --- | ---: |");
   for (const r of byWorkload(w)) {
