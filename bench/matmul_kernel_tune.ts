@@ -23,12 +23,17 @@ import {
   REGISTER_TILE,
   WORKGROUP_TILE,
 } from "../src/backend/webgpu/matmul_kernel.ts";
+import process from "node:process";
 
 /** A WebGPU device with the adapter's traits the matmul chooser needs. */
 export interface Gpu {
+  /** The device (with `shader-f16` when the adapter has it). */
   device: GPUDevice;
+  /** The adapter runs on the CPU (fallback adapter, llvmpipe, SwiftShader). */
   isCpu: boolean;
+  /** The device has `shader-f16`. */
   hasF16: boolean;
+  /** The adapter, in words. */
   description: string;
 }
 
@@ -50,28 +55,39 @@ export async function openGpu(): Promise<Gpu | null> {
 
 /** One product to check: layouts, offsets, broadcasting and leading-dimension padding of the operands. */
 export interface MatmulCase {
+  /** Rows of a and out. */
   M: number;
+  /** Columns of b and out. */
   N: number;
+  /** Columns of a, rows of b. */
   K: number;
+  /** Number of products. */
   batch: number;
   /** A stored transposed ([K, M] per matrix, M contiguous). */
   aT?: boolean;
   /** B stored transposed ([N, K] per matrix, K contiguous). */
   bT?: boolean;
+  /** a's offset in its buffer (elements). */
   aOffset?: number;
+  /** b's offset in its buffer (elements). */
   bOffset?: number;
-  /** Batch stride 0: one matrix shared by the whole batch. */
+  /** Batch stride 0 for a: one matrix shared by the whole batch. */
   aBroadcast?: boolean;
+  /** Batch stride 0 for b. */
   bBroadcast?: boolean;
   /** Extra elements per stored row (leading dimension = contiguous size + pad). */
   aPad?: number;
+  /** Extra elements per stored row of b. */
   bPad?: number;
 }
 
 /** A strided operand: its buffer contents (NaN outside the view), strides over [batch, rows, cols], offset. */
 export interface Operand {
+  /** The whole buffer's contents. */
   data: Float32Array;
+  /** Strides over [batch, rows, cols] (elements). */
   strides: [number, number, number];
+  /** Offset of element [0, 0, 0] (elements). */
   offset: number;
 }
 
@@ -187,15 +203,45 @@ export function matmulParams(
 
 /** A compiled kernel bound to a product's buffers, ready to dispatch. */
 export interface Prepared {
+  /** The compiled kernel. */
   pipeline: GPUComputePipeline;
+  /** Its bindings: a, b, out, parameters. */
   bindGroup: GPUBindGroup;
+  /** Workgroup counts of one dispatch. */
   groups: [number, number, number];
+  /** The output buffer. */
   out: GPUBuffer;
+  /** Size of the output buffer. */
   outBytes: number;
+  /** Frees the buffers. */
   destroy(): void;
 }
 
-/** Compiles `code` and binds a product's operands; surfaces WGSL compile errors. */
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/** A compute pipeline for `code` (cached per device); surfaces WGSL compile errors. */
+export async function compile(device: GPUDevice, code: string): Promise<GPUComputePipeline> {
+  let cache = pipelines.get(device);
+  if (!cache) pipelines.set(device, cache = new Map());
+  const hit = cache.get(code);
+  if (hit) return hit;
+  const module = device.createShaderModule({ code });
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === "error");
+  if (errors.length) {
+    throw new Error(
+      `WGSL errors:\n${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("\n")}`,
+    );
+  }
+  device.pushErrorScope("validation");
+  const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+  const err = await device.popErrorScope();
+  if (err) throw new Error(`WebGPU pipeline validation: ${err.message}`);
+  cache.set(code, pipeline);
+  return pipeline;
+}
+
+/** Compiles `code` (or reuses its pipeline) and binds a product's operands. */
 export async function prepare(
   gpu: Gpu,
   code: string,
@@ -207,16 +253,8 @@ export async function prepare(
 ): Promise<Prepared> {
   const { device } = gpu;
   const { M, N, K, batch } = dims;
+  const pipeline = await compile(device, code);
   device.pushErrorScope("validation");
-  const module = device.createShaderModule({ code });
-  const info = await module.getCompilationInfo();
-  const errors = info.messages.filter((m) => m.type === "error");
-  if (errors.length) {
-    throw new Error(
-      `WGSL errors:\n${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join("\n")}`,
-    );
-  }
-  const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
   const S = GPUBufferUsage.STORAGE;
   const aBuf = upload(device, a.data, dtype, S);
   const bBuf = upload(device, b.data, dtype, S);
@@ -398,6 +436,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 }
 
+/**
+ * A timing: wall-clock GFLOP/s, and GFLOP/s per CPU time of this process spread over all cores (on a CPU
+ * adapter, what the kernel would reach on an otherwise idle machine; it ranks kernels under contention).
+ */
+export interface Timing {
+  /** Wall-clock GFLOP/s. */
+  gflops: number;
+  /** GFLOP/s per CPU time of this process spread over all cores. */
+  cpuGflops: number;
+}
+
 /** What a timing runs: a generated kernel (with an optional tile) or the naive one. */
 export type Kernel = { kind: "generated"; variant: MatmulSpec["variant"]; tile?: MatmulTile } | {
   kind: "naive";
@@ -414,9 +463,9 @@ export async function timeKernel(
   dtype: MatmulDType,
   size: number,
   seconds = 1.5,
-  layout: { aT?: boolean; bT?: boolean } = {},
+  layout: Partial<MatmulCase> = {},
   reps = 3,
-): Promise<number> {
+): Promise<Timing> {
   const c: MatmulCase = { M: size, N: size, K: size, batch: 1, ...layout };
   const { a, b } = caseOperands(c);
   let code: string;
@@ -438,20 +487,25 @@ export async function timeKernel(
   const once = (performance.now() - t0) / 1000;
   // Best of `reps` runs: the machine is shared, so the fastest run is the least disturbed one.
   const iters = Math.max(2, Math.min(500, Math.round(seconds / reps / Math.max(once, 1e-4))));
-  let best = 0;
+  const flops = 2 * size ** 3 * iters;
+  const cores = navigator.hardwareConcurrency;
+  const best: Timing = { gflops: 0, cpuGflops: 0 };
   for (let r = 0; r < reps; r++) {
+    const cpu0 = process.cpuUsage();
     t0 = performance.now();
     submit(gpu, k, iters);
     await gpu.device.queue.onSubmittedWorkDone();
     const dt = (performance.now() - t0) / 1000;
-    best = Math.max(best, (2 * size ** 3 * iters) / dt / 1e9);
+    const cpu = process.cpuUsage(cpu0);
+    best.gflops = Math.max(best.gflops, flops / dt / 1e9);
+    best.cpuGflops = Math.max(best.cpuGflops, flops / ((cpu.user + cpu.system) / 1e6 / cores) / 1e9);
   }
   k.destroy();
   return best;
 }
 
 function tileName(t: MatmulTile): string {
-  return `${t.tm}x${t.tn}/inv wg ${t.wgx}x${t.wgy}${t.interleave ? " il" : ""}`;
+  return `${t.tm}x${t.tn}/inv, wg ${t.wgx}x${t.wgy}, bk ${t.bk}${t.interleave ? "" : ", blocked"}`;
 }
 
 async function main(): Promise<void> {
@@ -493,46 +547,51 @@ async function main(): Promise<void> {
   }
 
   if (args.sweep === "true") {
-    // Tiles as TMxTN@WGXxWGY, with a trailing "b" for blocked (not interleaved) placement.
+    // Tiles as TMxTN@WGXxWGY/BK, with a trailing "b" for blocked (not interleaved) placement.
     const size = Number(args["sweep-size"] ?? 512);
     const rounds = Number(args.rounds ?? 3);
     const list = args["sweep-list"]?.split(",") ?? [];
     if (!list.length) {
-      const shapes = (args["sweep-tiles"] ?? "4x8,8x4,8x8,8x12,12x8,8x16,16x8,12x12").split(",");
-      const wgs = (args["sweep-wgs"] ?? "8x1,16x1,32x1,64x1,8x2,8x4,16x4,8x8").split(",");
-      for (const t of shapes) for (const w of wgs) list.push(`${t}@${w}`, `${t}@${w}b`);
+      const shapes = (args["sweep-tiles"] ?? "4x8,8x8,8x16,16x8,12x16,16x16").split(",");
+      const wgs = (args["sweep-wgs"] ?? "8x1,16x1,4x2,8x2").split(",");
+      const bks = (args["sweep-bk"] ?? "4,8").split(",");
+      for (const t of shapes) {
+        for (const w of wgs) for (const k of bks) list.push(`${t}@${w}/${k}`, `${t}@${w}/${k}b`);
+      }
     }
     const tiles = list.map((x): MatmulTile => {
-      const [tm, tn, wgx, wgy] = x.replace(/b$/, "").split(/[x@]/).map(Number);
-      return { tm, tn, wgx, wgy, bk: 4, interleave: !x.endsWith("b") };
+      const [tm, tn, wgx, wgy, bk = 4] = x.replace(/b$/, "").split(/[x@/]/).map(Number);
+      return { tm, tn, wgx, wgy, bk, interleave: !x.endsWith("b") };
     });
-    const best = new Map<MatmulTile, number>();
+    const best = new Map<MatmulTile, Timing>();
     console.log(`\nregister tile sweep, f32 ${size}^3 (row-major, vec4), best of ${rounds} rounds:`);
     for (let r = 0; r < rounds; r++) {
       for (const tile of tiles) {
-        const gf = await timeKernel(
-          gpu,
-          { kind: "generated", variant: "register", tile },
-          "f32",
-          size,
-          0.4,
-          {},
-          1,
-        );
-        best.set(tile, Math.max(best.get(tile) ?? 0, gf));
+        const kernel: Kernel = { kind: "generated", variant: "register", tile };
+        const t = await timeKernel(gpu, kernel, "f32", size, 0.4, {}, 1);
+        const b = best.get(tile) ?? { gflops: 0, cpuGflops: 0 };
+        best.set(tile, {
+          gflops: Math.max(b.gflops, t.gflops),
+          cpuGflops: Math.max(b.cpuGflops, t.cpuGflops),
+        });
       }
     }
-    const ranked = [...best].sort((x, y) => y[1] - x[1]);
-    for (const [tile, gf] of ranked) console.log(`  ${tileName(tile).padEnd(30)} ${gf.toFixed(2)} GFLOP/s`);
+    const ranked = [...best].sort((x, y) => y[1].cpuGflops - x[1].cpuGflops);
+    console.log(`  ${"tile".padEnd(34)} GFLOP/s (wall)  GFLOP/s (per CPU time)`);
+    for (const [tile, t] of ranked) {
+      console.log(
+        `  ${tileName(tile).padEnd(34)} ${t.gflops.toFixed(2).padStart(14)} ${
+          t.cpuGflops.toFixed(2).padStart(23)
+        }`,
+      );
+    }
   }
 
   const sizes = (args.sizes ?? "256,512,1024,2048").split(",").filter((x) => x && x !== "none").map(Number);
+  if (!sizes.length) return;
   const rows: [string, Kernel, MatmulDType][] = [
     [`f32 register (${tileName(REGISTER_TILE)})`, { kind: "generated", variant: "register" }, "f32"],
-    [`f32 workgroup (${tileName(WORKGROUP_TILE)}, bk ${WORKGROUP_TILE.bk})`, {
-      kind: "generated",
-      variant: "workgroup",
-    }, "f32"],
+    [`f32 workgroup (${tileName(WORKGROUP_TILE)})`, { kind: "generated", variant: "workgroup" }, "f32"],
     ["f32 naive (1 output/inv, wg 16x16)", { kind: "naive" }, "f32"],
   ];
   if (gpu.hasF16) {
@@ -541,23 +600,30 @@ async function main(): Promise<void> {
       { kind: "generated", variant: "register" },
       "f16",
     ]);
-    rows.push(["f16 workgroup", { kind: "generated", variant: "workgroup" }, "f16"]);
-    rows.push(["f16 naive", { kind: "naive" }, "f16"]);
+    rows.push([
+      `f16 workgroup (${tileName(WORKGROUP_TILE)})`,
+      { kind: "generated", variant: "workgroup" },
+      "f16",
+    ]);
+    rows.push(["f16 naive (1 output/inv, wg 16x16)", { kind: "naive" }, "f16"]);
   }
   const seconds = Number(args.seconds ?? 1.5);
-  console.log(`\nGFLOP/s, square row-major products (${seconds} s of dispatches per cell):`);
-  console.log(`${"kernel".padEnd(50)}${sizes.map((s) => String(s).padStart(9)).join("")}`);
+  console.log(
+    `\nGFLOP/s of square row-major products, best of 3 (wall clock; in parentheses per CPU time of this process)`,
+  );
+  console.log(`${"kernel".padEnd(54)}${sizes.map((s) => String(s).padStart(16)).join("")}`);
   for (const [name, kernel, dtype] of rows) {
     const cells: string[] = [];
     for (const size of sizes) {
       // The naive kernel at 2048 takes minutes per dispatch on a CPU adapter: skip it there.
       if (kernel.kind === "naive" && gpu.isCpu && size > 1024) {
-        cells.push("-".padStart(9));
+        cells.push("-".padStart(16));
         continue;
       }
-      cells.push((await timeKernel(gpu, kernel, dtype, size, seconds)).toFixed(2).padStart(9));
+      const t = await timeKernel(gpu, kernel, dtype, size, seconds);
+      cells.push(`${t.gflops.toFixed(2)} (${t.cpuGflops.toFixed(1)})`.padStart(16));
     }
-    console.log(`${name.padEnd(50)}${cells.join("")}`);
+    console.log(`${name.padEnd(54)}${cells.join("")}`);
   }
 }
 

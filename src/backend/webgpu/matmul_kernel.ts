@@ -48,7 +48,10 @@ export interface MatmulSpec {
   variant: "register" | "workgroup";
 }
 
-/** The work split of a generated kernel (the defaults are {@linkcode REGISTER_TILE} and {@linkcode WORKGROUP_TILE}). */
+/**
+ * The work split of a generated kernel (the defaults are {@linkcode REGISTER_TILE} and
+ * {@linkcode WORKGROUP_TILE}).
+ */
 export interface MatmulTile {
   /** Output rows per invocation (a multiple of 4, at most 32). */
   readonly tm: number;
@@ -58,7 +61,10 @@ export interface MatmulTile {
   readonly wgx: number;
   /** Invocations per workgroup along M (workgroup_size y). */
   readonly wgy: number;
-  /** K depth of one workgroup-memory slice (a multiple of 4; the workgroup variant only). */
+  /**
+   * A multiple of 4: K steps per iteration of the unrolled K loop (register variant), or K depth of one
+   * workgroup-memory slice (workgroup variant).
+   */
   readonly bk: number;
   /**
    * How an invocation's 4-row (4-column) groups sit in the workgroup's block: `true` strides them by the
@@ -68,11 +74,14 @@ export interface MatmulTile {
 }
 
 /**
- * Tile of the `"register"` variant, tuned on lavapipe (llvmpipe, AVX2): a workgroup is one row strip of
- * 8 invocations side by side along N (one SIMD vector of llvmpipe), each computing 4 rows x 8 columns, so
- * the A loads are uniform across the vector. See `bench/matmul_kernel_tune.ts`.
+ * Tile of the `"register"` variant, tuned on lavapipe (llvmpipe 22.3, 256-bit SIMD): a workgroup is one row
+ * strip of 8 invocations (one llvmpipe SIMD vector) side by side along N, each accumulating 16 x 16 outputs
+ * (a 16 x 128 block), 4 K steps per loop iteration. llvmpipe turns every storage-buffer load into a loop
+ * over the SIMD lanes, so loads dominate and big tiles win despite spilling their accumulators: per CPU
+ * time, 16 x 16 ran about 1.25x 8 x 16, 1.7x 8 x 8 and 3x 4 x 8 (`bench/matmul_kernel_tune.ts --sweep`).
+ * Larger tiles compile too slowly (24 x 32: 20 s); 16 x 16 takes 2 to 5 s per pipeline the first time.
  */
-export const REGISTER_TILE: MatmulTile = { tm: 4, tn: 8, wgx: 8, wgy: 1, bk: 4, interleave: true };
+export const REGISTER_TILE: MatmulTile = { tm: 16, tn: 16, wgx: 8, wgy: 1, bk: 4, interleave: true };
 
 /**
  * Tile of the `"workgroup"` variant: 64 x 64 blocks, K slices of 16, 8 x 8 invocations each computing
@@ -148,8 +157,10 @@ function checkTile(spec: MatmulSpec, t: MatmulTile): void {
   if (!ok(t.wgx, 256) || !ok(t.wgy, 256) || t.wgx * t.wgy > 256) {
     throw new RangeError(`matmul tile: workgroup ${t.wgx} x ${t.wgy} exceeds 256 invocations`);
   }
+  if (!ok(t.bk, 64) || t.bk % 4 !== 0) {
+    throw new RangeError(`matmul tile: bk must be a multiple of 4 up to 64`);
+  }
   if (spec.variant === "workgroup") {
-    if (!ok(t.bk, 64) || t.bk % 4 !== 0) throw new RangeError(`matmul tile: bk must be a multiple of 4`);
     const threads = t.wgx * t.wgy;
     const bm = t.tm * t.wgy, bn = t.tn * t.wgx;
     const aUnits = spec.aKContiguous ? (bm / 4) * (t.bk / 4) : t.bk * (bm / 4);
@@ -164,7 +175,7 @@ function checkTile(spec: MatmulSpec, t: MatmulTile): void {
 
 const C = ["x", "y", "z", "w"];
 
-/** The per-invocation fragment: row / column expressions and the multiply-accumulate of one K step. */
+/** Code generation shared by both variants: coordinates, accumulators, multiply-accumulates, stores. */
 class Gen {
   readonly t: string;
   readonly v4: string;
@@ -178,27 +189,27 @@ class Gen {
   f1(e: string): string {
     return this.t === "f16" ? `f32(${e})` : e;
   }
-  /** Index (in 4-row groups, within the block) of the invocation's 4-row group `i4`. */
-  rowGroup(i4: number): string {
+  /** Index (in 4-row groups, within the block) of the invocation's 4-row group `i4` (a WGSL expression). */
+  rowGroup(i4: string): string {
     const { tm, wgy, interleave } = this.tile;
-    const ly = wgy === 1 ? "0u" : "lid.y";
-    if (wgy === 1) return `${i4}u`;
-    return interleave ? `(${ly} + ${i4 * wgy}u)` : `(${ly} * ${tm / 4}u + ${i4}u)`;
+    if (wgy === 1) return i4;
+    return interleave ? `(lid.y + ${i4} * ${wgy}u)` : `(lid.y * ${tm / 4}u + ${i4})`;
   }
-  colGroup(j4: number): string {
+  /** Index (in 4-column groups, within the block) of the invocation's 4-column group `j4`. */
+  colGroup(j4: string): string {
     const { tn, wgx, interleave } = this.tile;
-    if (wgx === 1) return `${j4}u`;
-    return interleave ? `(lid.x + ${j4 * wgx}u)` : `(lid.x * ${tn / 4}u + ${j4}u)`;
+    if (wgx === 1) return j4;
+    return interleave ? `(lid.x + ${j4} * ${wgx}u)` : `(lid.x * ${tn / 4}u + ${j4})`;
   }
   /** `let r<i>`, `let c<j>`: the global rows and columns of the invocation's outputs. */
   coords(): string[] {
     const { tm, tn } = this.tile;
     const lines: string[] = [];
     for (let i = 0; i < tm; i++) {
-      lines.push(`  let r${i} = rowBase + 4u * ${this.rowGroup(i >> 2)} + ${i & 3}u;`);
+      lines.push(`  let r${i} = rowBase + 4u * ${this.rowGroup(`${i >> 2}u`)} + ${i & 3}u;`);
     }
     for (let j = 0; j < tn; j++) {
-      lines.push(`  let c${j} = colBase + 4u * ${this.colGroup(j >> 2)} + ${j & 3}u;`);
+      lines.push(`  let c${j} = colBase + 4u * ${this.colGroup(`${j >> 2}u`)} + ${j & 3}u;`);
     }
     return lines;
   }
@@ -211,59 +222,52 @@ class Gen {
     }
     return lines;
   }
-  /** FMAs of `ku` K steps, given scalar A values aval(i, kk) and 4-column B vectors bvec(kk, j4). */
+  /**
+   * FMAs of `ku` K steps, given scalar A values aval(i, kk) and 4-column B vectors bvec(kk, j4). `kInner`
+   * puts K innermost: each accumulator is then read and written once per `ku` steps, which is what CPU
+   * adapters need (large tiles spill the accumulators; this order makes the spills cheap, 2x faster on
+   * lavapipe). GPUs prefer K outermost, which keeps fewer operands live.
+   */
   fmas(
     ku: number,
     aval: (i: number, kk: number) => string,
     bvec: (kk: number, j4: number) => string,
     indent: string,
+    kInner: boolean,
   ): string[] {
     const lines: string[] = [];
-    // deno-lint-ignore no-explicit-any
-    if ((globalThis as any).__mmKInner) {
-      for (let i = 0; i < this.tile.tm; i++) {
-        for (let j4 = 0; j4 < this.tile.tn / 4; j4++) {
-          for (let kk = 0; kk < ku; kk++) {
-            lines.push(
-              `${indent}acc${i}_${j4} = fma(vec4<f32>(${aval(i, kk)}), ${bvec(kk, j4)}, acc${i}_${j4});`,
-            );
-          }
-        }
-      }
-      return lines;
-    }
-    for (let kk = 0; kk < ku; kk++) {
-      for (let i = 0; i < this.tile.tm; i++) {
-        for (let j4 = 0; j4 < this.tile.tn / 4; j4++) {
-          lines.push(
-            `${indent}acc${i}_${j4} = fma(vec4<f32>(${aval(i, kk)}), ${bvec(kk, j4)}, acc${i}_${j4});`,
-          );
+    const { tm, tn } = this.tile;
+    const fma = (i: number, j4: number, kk: number) =>
+      lines.push(`${indent}acc${i}_${j4} = fma(vec4<f32>(${aval(i, kk)}), ${bvec(kk, j4)}, acc${i}_${j4});`);
+    for (let o = 0; o < (kInner ? 1 : ku); o++) {
+      for (let i = 0; i < tm; i++) {
+        for (let j4 = 0; j4 < tn / 4; j4++) {
+          if (kInner) { for (let kk = 0; kk < ku; kk++) fma(i, j4, kk); }
+          else fma(i, j4, o);
         }
       }
     }
     return lines;
   }
-  /** Stores the accumulators to `out`, skipping rows and columns outside [M, N]. */
+  /**
+   * Stores the accumulators to `out`, skipping rows and columns outside [M, N]. A loop over a row's columns
+   * rather than straight-line code: on CPU adapters every store is a loop over the SIMD lanes, and unrolled
+   * stores made up a third of the compile time.
+   */
   store(): string[] {
     const { tm, tn } = this.tile;
-    const cv = (e: string) => (this.t === "f16" ? `f16(${e})` : e);
-    const lines = ["  let oBase = bt * p.M * p.N;"];
+    const lines = ["  let oBase = bt * p.M * p.N;", `  var row: array<vec4<f32>, ${tn / 4}>;`];
+    const value = "row[j / 4u][j % 4u]";
     for (let i = 0; i < tm; i++) {
       lines.push(`  if (r${i} < p.M) {`, `    let o${i} = oBase + r${i} * p.N;`);
-      for (let j4 = 0; j4 < tn / 4; j4++) {
-        const c = `c${4 * j4}`;
-        const acc = `acc${i}_${j4}`;
-        lines.push(`    if (${c} + 3u < p.N) {`);
-        for (let e = 0; e < 4; e++) lines.push(`      out[o${i} + ${c} + ${e}u] = ${cv(`${acc}.${C[e]}`)};`);
-        lines.push(`    } else {`);
-        for (let e = 0; e < 3; e++) {
-          lines.push(
-            `      if (${c} + ${e}u < p.N) { out[o${i} + ${c} + ${e}u] = ${cv(`${acc}.${C[e]}`)}; }`,
-          );
-        }
-        lines.push(`    }`);
-      }
-      lines.push(`  }`);
+      for (let j4 = 0; j4 < tn / 4; j4++) lines.push(`    row[${j4}] = acc${i}_${j4};`);
+      lines.push(
+        `    for (var j = 0u; j < ${tn}u; j += 1u) {`,
+        `      let col = colBase + 4u * ${this.colGroup("(j / 4u)")} + j % 4u;`,
+        `      if (col < p.N) { out[o${i} + col] = ${this.t === "f16" ? `f16(${value})` : value}; }`,
+        "    }",
+        "  }",
+      );
     }
     return lines;
   }
@@ -328,10 +332,12 @@ function registerBody(g: Gen): string[] {
     const out: string[] = [];
     let aval: (i: number, kk: number) => string;
     let bvec: (kk: number, j4: number) => string;
+    if (aMode === "k4" || bMode === "k4") out.push(`${ind}let kq = k / 4u;`);
     if (aMode === "k4") {
-      out.push(`${ind}let kq = k / 4u;`);
-      for (let i = 0; i < tm; i++) out.push(`${ind}let a${i} = ${g.f4(`a[ai${i} + kq]`)};`);
-      aval = (i, kk) => `a${i}.${C[kk]}`;
+      for (let q = 0; q < ku / 4; q++) {
+        for (let i = 0; i < tm; i++) out.push(`${ind}let a${i}_${q} = ${g.f4(`a[ai${i} + kq + ${q}u]`)};`);
+      }
+      aval = (i, kk) => `a${i}_${kk >> 2}.${C[kk & 3]}`;
     } else if (aMode === "m4") {
       for (let kk = 0; kk < ku; kk++) {
         out.push(`${ind}let ak${kk} = aB4 + (k + ${kk}u) * aK4;`);
@@ -356,9 +362,11 @@ function registerBody(g: Gen): string[] {
       }
       bvec = (kk, j4) => `b${kk}_${j4}`;
     } else if (bMode === "k4") {
-      if (aMode !== "k4") out.push(`${ind}let kq = k / 4u;`);
-      for (let j = 0; j < tn; j++) out.push(`${ind}let b${j} = ${g.f4(`b[bj${j} + kq]`)};`);
-      bvec = (kk, j4) => `vec4<f32>(${[0, 1, 2, 3].map((e) => `b${4 * j4 + e}.${C[kk]}`).join(", ")})`;
+      for (let q = 0; q < ku / 4; q++) {
+        for (let j = 0; j < tn; j++) out.push(`${ind}let b${j}_${q} = ${g.f4(`b[bj${j} + kq + ${q}u]`)};`);
+      }
+      bvec = (kk, j4) =>
+        `vec4<f32>(${[0, 1, 2, 3].map((e) => `b${4 * j4 + e}_${kk >> 2}.${C[kk & 3]}`).join(", ")})`;
     } else {
       for (let kk = 0; kk < ku; kk++) {
         out.push(`${ind}let bk${kk} = (k + ${kk}u) * p.bStrideK;`);
@@ -366,16 +374,16 @@ function registerBody(g: Gen): string[] {
       }
       bvec = (kk, j4) => `vec4<f32>(${[0, 1, 2, 3].map((e) => `b${4 * j4 + e}_${kk}`).join(", ")})`;
     }
-    return [...out, ...g.fmas(ku, aval, bvec, ind)];
+    return [...out, ...g.fmas(ku, aval, bvec, ind, true)];
   };
 
-  if (aMode === "k4" || bMode === "k4") {
-    // 4-vectors along K: K is a multiple of 4.
-    lines.push("  for (var k = 0u; k < p.K; k += 4u) {", ...step(4), "  }");
-  } else {
-    lines.push("  var k = 0u;", "  for (; k + 4u <= p.K; k += 4u) {", ...step(4), "  }");
-    lines.push("  for (; k < p.K; k += 1u) {", ...step(1), "  }");
-  }
+  // `bk` K steps per iteration, then the rest: 4 at a time with 4-vectors along K (K is then a multiple
+  // of 4), else one at a time.
+  const ku = tile.bk;
+  const kVec = aMode === "k4" || bMode === "k4";
+  lines.push("  var k = 0u;", `  for (; k + ${ku - 1}u < p.K; k += ${ku}u) {`, ...step(ku), "  }");
+  if (kVec && ku > 4) lines.push("  for (; k < p.K; k += 4u) {", ...step(4), "  }");
+  if (!kVec) lines.push("  for (; k < p.K; k += 1u) {", ...step(1), "  }");
   lines.push(...g.store());
   return lines;
 }
@@ -529,25 +537,25 @@ function workgroupBody(g: Gen): { body: string[]; aShared: number; bShared: numb
   lines.push("  if (numTiles > 0u) {", "    let k0 = 0u;", ...fetch, "  }");
   lines.push("  for (var t = 0u; t < numTiles; t += 1u) {");
   lines.push("    workgroupBarrier();", ...commit, "    workgroupBarrier();");
-  lines.push(`    if (t + 1u < numTiles) {`, `    let k0 = (t + 1u) * ${bk}u;`);
+  lines.push(`    if (t + 1u < numTiles) {`, `      let k0 = (t + 1u) * ${bk}u;`);
   lines.push(...fetch.map((l) => "  " + l), "    }");
   // Multiply the slice in workgroup memory, 4 K steps at a time.
   const inner: string[] = [];
+  const aval = (i: number, kk: number) => `a${kk}_${i >> 2}.${C[i & 3]}`;
+  const bvec = (kk: number, j4: number) => `b${kk}_${j4}`;
   for (let kk = 0; kk < 4; kk++) {
     inner.push(
       `      let ka${kk} = (4u * kq + ${kk}u) * ${bm4}u;`,
       `      let kb${kk} = (4u * kq + ${kk}u) * ${bn4}u;`,
     );
     for (let i4 = 0; i4 < tm / 4; i4++) {
-      inner.push(`      let a${kk}_${i4} = As[ka${kk} + ${g.rowGroup(i4)}];`);
+      inner.push(`      let a${kk}_${i4} = As[ka${kk} + ${g.rowGroup(`${i4}u`)}];`);
     }
     for (let j4 = 0; j4 < tn / 4; j4++) {
-      inner.push(`      let b${kk}_${j4} = Bs[kb${kk} + ${g.colGroup(j4)}];`);
+      inner.push(`      let b${kk}_${j4} = Bs[kb${kk} + ${g.colGroup(`${j4}u`)}];`);
     }
+    inner.push(...g.fmas(1, (i) => aval(i, kk), (_, j4) => bvec(kk, j4), "      ", false));
   }
-  inner.push(
-    ...g.fmas(4, (i, kk) => `a${kk}_${i >> 2}.${C[i & 3]}`, (kk, j4) => `b${kk}_${j4}`, "      "),
-  );
   lines.push(`    for (var kq = 0u; kq < ${bk4}u; kq += 1u) {`, ...inner, "    }", "  }");
   lines.push(...g.store());
   return { body: lines, aShared: bk * bm4, bShared: bk * bn4 };
@@ -591,10 +599,23 @@ export function matmulDispatch(
   tile: MatmulTile = defaultMatmulTile(spec),
 ): [number, number, number] {
   checkTile(spec, tile);
-  const gx = Math.ceil(N / (tile.tn * tile.wgx));
-  const gy = Math.ceil(M / (tile.tm * tile.wgy));
-  if (gx <= MAX_GROUPS && gy <= MAX_GROUPS && batch <= MAX_GROUPS) return [gx, gy, batch];
+  for (const [name, v] of [["M", M], ["N", N], ["batch", batch]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new RangeError(`matmul: ${name} must be a non-negative integer, got ${v}`);
+    }
+  }
+  const bm = tile.tm * tile.wgy, bn = tile.tn * tile.wgx;
+  const gx = Math.ceil(N / bn);
+  const gy = Math.ceil(M / bm);
   const total = gx * gy * batch;
+  const tooLarge = () =>
+    new RangeError(
+      `matmul of shape [batch ${batch}, M ${M}, N ${N}] needs ${total} workgroups of ${bm} x ${bn} outputs: ` +
+        `more than one WebGPU dispatch can address (the kernel's linear workgroup index is a u32)`,
+    );
+  if (total > 0xffffffff) throw tooLarge();
+  if (gx <= MAX_GROUPS && gy <= MAX_GROUPS && batch <= MAX_GROUPS) return [gx, gy, batch];
+  // Fold the linear grid: x * y * z >= total; the kernel skips workgroups past the last batch.
   const x = Math.min(total, MAX_GROUPS);
   let y = Math.ceil(total / x);
   let z = 1;
@@ -602,10 +623,6 @@ export function matmulDispatch(
     z = Math.ceil(y / MAX_GROUPS);
     y = MAX_GROUPS;
   }
-  if (z > MAX_GROUPS || x * y * z > 0xffffffff) {
-    throw new RangeError(
-      `matmul of shape [${batch}, ${M}, ${N}] needs ${total} workgroups: more than a WebGPU dispatch can address`,
-    );
-  }
+  if (z > MAX_GROUPS || x * y * z > 0xffffffff) throw tooLarge();
   return [x, y, z];
 }
