@@ -22,7 +22,7 @@ const quick = Deno.args.includes("--quick");
 const only = Deno.args.filter((a) => !a.startsWith("--"));
 const onGpuMachine = !(await navigator.gpu?.requestAdapter())?.info.isFallbackAdapter;
 const matmulSizes = quick ? "256,512" : onGpuMachine ? "256,512,1024,2048,4096" : "256,512,1024,2048";
-const budget = quick ? "20" : "90";
+const budget = quick ? "20" : "60";
 
 const workloads: Record<string, string[]> = {
   matmul: ["matmul", matmulSizes, "--max-seconds", budget],

@@ -16,7 +16,7 @@ let initError: string | null = null;
 async function init(): Promise<void> {
   webgpu = null;
   initError = null;
-  if ((Deno.env.get("DENOGRAD_DEVICE") ?? "").toLowerCase() === "cpu") {
+  if ((envVar("DENOGRAD_DEVICE") ?? "").toLowerCase() === "cpu") {
     initError = "DENOGRAD_DEVICE=cpu is set";
     return;
   }
@@ -62,4 +62,15 @@ export function backendFor(device: Device): Backend {
     );
   }
   return webgpu;
+}
+
+/** Reads an environment variable, or undefined when it is unset or env access is not permitted. */
+export function envVar(name: string): string | undefined {
+  try {
+    return Deno.permissions.querySync?.({ name: "env", variable: name }).state === "granted"
+      ? Deno.env.get(name)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -69,7 +69,12 @@ function gpuBytes(d: DType): number {
 }
 
 function guessBackend(info: GPUAdapterInfo, features: GPUSupportedFeatures): string {
-  const forced = Deno.env.get("DENO_WEBGPU_BACKEND");
+  let forced: string | undefined;
+  try {
+    if (Deno.permissions.querySync?.({ name: "env", variable: "DENO_WEBGPU_BACKEND" }).state === "granted") {
+      forced = Deno.env.get("DENO_WEBGPU_BACKEND");
+    }
+  } catch { /* no env permission */ }
   if (forced) return forced.toLowerCase();
   const desc = info.description.toLowerCase();
   if (Deno.build.os === "darwin") return "metal";
