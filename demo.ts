@@ -38,12 +38,15 @@ for (let step = 0; step <= steps; step++) {
     l.backward();
     return l;
   });
-  noGrad(() => {
-    for (const p of params) {
-      p.sub_(p.grad!.mul(lr));
-      p.grad!.zero_();
-    }
-  });
+  // the update: in place, unrecorded, and inside tidy so that the temporaries (grad·lr) are freed at once
+  noGrad(() =>
+    tidy(() => {
+      for (const p of params) {
+        p.sub_(p.grad!.mul(lr));
+        p.grad!.zero_();
+      }
+    })
+  );
   if (step % 200 === 0) {
     // reading the loss waits for the GPU: do it only when printing
     last = await loss.item();

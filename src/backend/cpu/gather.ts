@@ -2,7 +2,8 @@
  * Gather along a dimension and its adjoint, scatter-add, on the CPU (torch.gather / torch.scatter_add).
  * Both walk the index's shape; the position in the other tensor is the index's coordinates with coordinate
  * `dim` replaced by the index value, so the index may be smaller than the other tensor in every dimension.
- * Indices are validated by the frontend and are not checked here.
+ * An index outside the indexed dimension throws a RangeError naming it (the WebGPU kernels raise the same
+ * error at the next read).
  * @module
  */
 import { allocHost, type TypedArray } from "../../tensor/dtype.ts";
@@ -22,9 +23,20 @@ export function gather(x: HostOperand, dim: number, index: HostOperand): TypedAr
   });
   const step = xs[dim] ?? 0;
   const src = x.data;
+  checkRange("gather/indexSelect", idx, x.view.shape[dim], dim);
   const out = allocLike(src, idx.length);
   for (let i = 0; i < out.length; i++) out[i] = src[base[i] + idx[i] * step];
   return out;
+}
+
+/** Throws when an index lies outside [0, size). */
+function checkRange(op: string, idx: ArrayLike<number>, size: number, dim: number): void {
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i];
+    if (j < 0 || j >= size) {
+      throw new RangeError(`${op}: index ${j} is out of range for dimension ${dim} with size ${size}`);
+    }
+  }
 }
 
 /**
@@ -41,6 +53,7 @@ export function scatterAdd(
   const shape = index.view.shape;
   const out = allocHost(src.dtype, numel(outShape));
   const idx = readOperand(index);
+  checkRange("scatterAdd (backward of gather/indexSelect)", idx, outShape[dim], dim);
   // src read at the index's coordinates (src may be larger than the index, as in torch.scatter_add)
   const vals = readView(src.data, { shape, strides: src.view.strides, offset: src.view.offset });
   const os = contiguousStrides(outShape);
