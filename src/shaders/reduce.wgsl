@@ -1,7 +1,9 @@
 // reduce.wgsl: out[o] = COMBINE over the reduced elements of x, for each kept position o.
 // Two strategies share this file: THREADS_PER_OUTPUT = 1 (one invocation walks a whole row: many short rows)
 // and THREADS_PER_OUTPUT = WG (a workgroup splits a row and combines in workgroup memory: few long rows).
-// The engine fills the placeholders (src/backend/webgpu/kernels/reduce.ts).
+// Long rows are split into chunks of p.chunk elements, one workgroup each, writing partial results that a
+// second pass combines (p.g chunks per row): more parallelism on GPUs, and under llvmpipe's cap of 65 535
+// loop iterations per invocation. The engine fills the placeholders (src/backend/webgpu/kernels/reduce.ts).
 {{ENABLE}}
 {{COMMON}}
 @group(0) @binding(0) var<storage, read> x: array<{{IN_T}}>;
@@ -9,7 +11,8 @@
 struct Params {
 {{PARAMS}}
 }
-@group(0) @binding(2) var<uniform> p: Params;
+{{IDX_BINDING}}
+@group(0) @binding({{PARAM_BINDING}}) var<uniform> p: Params;
 
 var<workgroup> shared_val: array<{{ACC_T}}, {{WG}}>;
 var<workgroup> shared_idx: array<u32, {{WG}}>;
@@ -31,7 +34,9 @@ fn better(v1: {{ACC_T}}, i1: u32, v2: {{ACC_T}}, i2: u32) -> bool {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let flat = (wid.y * nwg.x + wid.x) * {{ROWS_PER_GROUP}}u + {{ROW_LANE}};
-  let o = flat;
+  let o = flat / p.g;
+  let rstart = (flat % p.g) * p.chunk;
+  let rend = min(p.r, rstart + p.chunk);
   let t = {{THREAD_IN_ROW}};
   let live = o < p.nout;
   var base = p.off;
@@ -41,13 +46,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: {{ACC_T}} = {{INIT}};
   var best: u32 = 0xffffffffu;
   if (live) {
-    for (var r = t; r < p.r; r += {{THREADS_PER_OUTPUT}}u) {
+    for (var r = rstart + t; r < rend; r += {{THREADS_PER_OUTPUT}}u) {
       let v = {{LOAD}};
 {{ACCUMULATE}}
     }
   }
 {{WORKGROUP_COMBINE}}
   if (live && t == 0u) {
-    out[o] = {{STORE}};
+    out[flat] = {{STORE}};
+{{IDX_STORE}}
   }
 }

@@ -41,6 +41,9 @@ export interface AdapterInfo {
   };
 }
 
+/** Elements of a row that one workgroup reduces before a second pass combines the chunks. */
+const REDUCE_CHUNK = 65536;
+
 const ERR_MESSAGES: Record<number, string> = {
   1: "gather/indexSelect: an index was out of range for the indexed dimension",
   2: "scatterAdd (backward of gather/indexSelect): an index was out of range",
@@ -366,9 +369,53 @@ export class WebGpuBackend implements Backend {
 
   reduce(op: ReduceOp, x: Operand, axes: readonly number[], outDtype: DType): GpuStorage {
     const outShape = x.view.shape.filter((_, d) => !axes.includes(d));
-    const out = this.#storage(outDtype, numel(outShape), op);
+    const nout = numel(outShape);
+    const r = numel(axes.map((d) => x.view.shape[d]));
+    if (r > REDUCE_CHUNK) return this.#reduceChunked(op, x, axes, outDtype, nout, r);
+    const out = this.#storage(outDtype, nout, op);
     const launch = reduceKernel(op, x.storage.dtype, x.view, axes, outDtype);
     this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], op);
+    return out;
+  }
+
+  /**
+   * A reduction of long rows in two passes: chunks of REDUCE_CHUNK elements, one workgroup each, give
+   * partial results [nout, G], which a second reduction combines (argmax/argmin pick the best chunk, then
+   * gather that chunk's index).
+   */
+  #reduceChunked(
+    op: ReduceOp,
+    x: Operand,
+    axes: readonly number[],
+    outDtype: DType,
+    nout: number,
+    r: number,
+  ) {
+    const groups = Math.ceil(r / REDUCE_CHUNK);
+    const isArg = op === "argmax" || op === "argmin";
+    const inDtype = x.storage.dtype;
+    const partialDtype: DType = isArg || op === "max" || op === "min"
+      ? inDtype
+      : outDtype === "float16"
+      ? "float32"
+      : outDtype;
+    const partial = this.#storage(partialDtype, nout * groups, `${op} (partial)`);
+    const launch = reduceKernel(op, inDtype, x.view, axes, partialDtype, { chunk: REDUCE_CHUNK, groups });
+    const pview = { shape: [nout, groups], strides: [groups, 1], offset: 0 };
+    if (!isArg) {
+      this.#run(launch, [(x.storage as GpuStorage).live, partial.buf!], op);
+      const out = this.reduce(op, { storage: partial, view: pview }, [1], outDtype);
+      this.free(partial);
+      return out;
+    }
+    const indices = this.#storage("int32", nout * groups, `${op} (partial indices)`);
+    this.#run(launch, [(x.storage as GpuStorage).live, partial.buf!, indices.buf!], op, 2);
+    const bestChunk = this.reduce(op, { storage: partial, view: pview }, [1], "int32");
+    const out = this.gather({ storage: indices, view: pview }, 1, {
+      storage: bestChunk,
+      view: { shape: [nout, 1], strides: [1, 0], offset: 0 },
+    });
+    for (const s of [partial, indices, bestChunk]) this.free(s);
     return out;
   }
 

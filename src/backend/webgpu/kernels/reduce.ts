@@ -26,23 +26,27 @@ export function reduceKernel(
   view: View,
   axes: readonly number[],
   outDtype: DType,
+  chunking?: { chunk: number; groups: number },
 ): KernelLaunch {
   const keptDims = view.shape.map((_, d) => d).filter((d) => !axes.includes(d));
   const kept = collapse(keptDims.map((d) => view.shape[d]), [keptDims.map((d) => view.strides[d])]);
   const red = collapse(axes.map((d) => view.shape[d]), [axes.map((d) => view.strides[d])]);
   const nout = numel(kept.shape);
   const r = numel(red.shape);
-  const perRow = r >= 256 && nout <= 16384 ? WORKGROUP : 1;
+  const perRow = chunking || (r >= 256 && (nout <= 16384 || r > 16384)) ? WORKGROUP : 1;
+  const g = chunking?.groups ?? 1;
 
-  const pb = new ParamBlock().u32("nout", nout).u32("r", r).u32("off", view.offset);
+  const pb = new ParamBlock().u32("nout", nout).u32("r", r).u32("off", view.offset)
+    .u32("g", g).u32("chunk", chunking?.chunk ?? r);
   kept.shape.forEach((s, d) => pb.u32(`k${d}`, s).u32(`ks${d}`, kept.strides[0][d]));
   red.shape.forEach((s, d) => pb.u32(`q${d}`, s).u32(`qs${d}`, red.strides[0][d]));
 
   const isArg = op === "argmax" || op === "argmin";
+  const partialArgs = isArg && chunking !== undefined;
   const accT = op === "sum" || op === "prod" ? computeType(outDtype) : computeType(inDtype);
   const key = `reduce|${op}|${inDtype}|${outDtype}|${kept.shape.length}|${red.shape.length}|${
     red.shape.length === 1 && red.strides[0][0] === 1 ? "c" : "s"
-  }|${perRow}`;
+  }|${perRow}|${chunking ? "chunked" : "whole"}`;
 
   const code = () => {
     const keptIndex = ["    var ro = o;"];
@@ -115,7 +119,12 @@ export function reduceKernel(
         "  best = shared_idx[0];",
       ].join("\n");
     }
-    const store = isArg ? "i32(best)" : storeAs("acc", accT, outDtype);
+    // chunked arg-reductions store each chunk's best value (into out) and its index (into idx_out)
+    const store = partialArgs
+      ? storeAs("acc", accT, outDtype)
+      : isArg
+      ? "i32(best)"
+      : storeAs("acc", accT, outDtype);
     return template
       .replace("{{ENABLE}}", enableF16([inDtype, outDtype]))
       .replace("{{COMMON}}", common)
@@ -135,8 +144,14 @@ export function reduceKernel(
       .replace("{{ACCUMULATE}}", "      " + combine[op])
       .replaceAll("{{THREADS_PER_OUTPUT}}", String(perRow))
       .replace("{{WORKGROUP_COMBINE}}", wgCombine)
-      .replace("{{STORE}}", store);
+      .replace("{{STORE}}", store)
+      .replace(
+        "{{IDX_BINDING}}",
+        partialArgs ? "@group(0) @binding(2) var<storage, read_write> idx_out: array<i32>;" : "",
+      )
+      .replace("{{PARAM_BINDING}}", partialArgs ? "3" : "2")
+      .replace("{{IDX_STORE}}", partialArgs ? "    idx_out[flat] = i32(best);" : "");
   };
-  const groups = perRow > 1 ? grid(nout, 1) : grid(nout);
+  const groups = perRow > 1 ? grid(nout * g, 1) : grid(nout);
   return { key, code, params: pb.words(), groups };
 }
