@@ -1,111 +1,215 @@
 /**
- * GPU memory: a training loop holds it flat, noGrad saves the activations, backward frees what it saved,
- * and dispose/using/tidy give memory back.
+ * GPU memory (WebGPU only; skipped on CPU-only machines): a training loop holds in-use memory flat, noGrad
+ * saves the activations, backward frees everything the graph saved, dispose/using/tidy give memory back,
+ * a view keeps its base alive, and a disposed tensor refuses to be used.
  */
 import assert from "node:assert/strict";
-import { gpu, noGrad, randn, type Tensor, tidy, zeros } from "../mod.ts";
+import { gpu, noGrad, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import { assertRejectsMessage, assertThrowsMessage } from "./helpers/assert_close.ts";
+import { webgpuTest } from "./helpers/devices.ts";
 
-const hasGpu = await gpu.isAvailable();
-const opts = { ignore: !hasGpu, sanitizeResources: false, sanitizeOps: false };
 const device = "webgpu";
 
-Deno.test("memory: 1000 steps of forward, backward and SGD keep in-use GPU memory flat", opts, async () => {
-  const w1 = randn([8, 16], { device }).mul(0.3).requiresGrad_();
-  const w2 = randn([16, 4], { device }).mul(0.3).requiresGrad_();
+/** In-use bytes once queued work has finished. */
+async function inUse(): Promise<number> {
+  await gpu.sync();
+  return gpu.memory().inUse;
+}
+
+/**
+ * A WebGPU parameter initialised on the CPU (so that creating it allocates exactly its own buffer), scaled
+ * like PyTorch's default init.
+ */
+function param(shape: number[]): Tensor {
+  const host = tidy(() => randn(shape).mul(1 / Math.sqrt(shape[0])));
+  const p = host.to(device).requiresGrad_();
+  host.dispose();
+  return p;
+}
+
+/** A multilayer perceptron with ReLU between layers. */
+class Mlp {
+  readonly params: Tensor[] = [];
+  constructor(sizes: number[]) {
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      this.params.push(param([sizes[i], sizes[i + 1]]), param([sizes[i + 1]]));
+    }
+  }
+
+  /**
+   * Mean squared output, disposing each intermediate as soon as the next op has used it: what stays in use
+   * is exactly what the autograd graph saved.
+   */
+  loss(x: Tensor): Tensor {
+    const ops: ((t: Tensor) => Tensor)[] = [];
+    const layers = this.params.length / 2;
+    for (let i = 0; i < layers; i++) {
+      ops.push((t) => t.matmul(this.params[2 * i]), (t) => t.add(this.params[2 * i + 1]));
+      if (i + 1 < layers) ops.push((t) => t.relu());
+    }
+    ops.push((t) => t.square(), (t) => t.mean());
+    let h = x;
+    for (const op of ops) {
+      const next = op(h);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    return h;
+  }
+
+  /** Drops the gradients (disposing them). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+}
+
+webgpuTest("memory: 1000 SGD steps of an MLP keep in-use GPU memory flat after warm-up", async () => {
+  const model = new Mlp([8, 16, 4]);
   const x = randn([8, 8], { device });
-  const y = randn([8, 4], { device });
-  const params = [w1, w2];
-  const samples: number[] = [];
+  const target = randn([8, 4], { device });
+  const samples = new Map<number, number>();
   const losses: number[] = [];
   for (let step = 1; step <= 1000; step++) {
     const loss = tidy(() => {
-      const l = x.matmul(w1).relu().matmul(w2).sub(y).square().mean();
+      const out = x.matmul(model.params[0]).add(model.params[1]).relu().matmul(model.params[2]).add(
+        model.params[3],
+      );
+      const l = out.sub(target).square().mean();
       l.backward();
+      noGrad(() => {
+        for (const p of model.params) {
+          p.sub_(p.grad!.mul(0.05));
+          p.grad!.zero_();
+        }
+      });
       return l;
     });
-    noGrad(() =>
-      tidy(() => {
-        for (const p of params) {
-          p.sub_(p.grad!.mul(0.05));
-          p.grad!.dispose();
-          p.grad = null;
-        }
-      })
-    );
     if (step % 250 === 0) losses.push(await loss.item());
     loss.dispose();
-    if (step === 20 || step === 1000) {
-      await gpu.sync();
-      samples.push(gpu.memory().inUse);
-    }
+    if (step === 20 || step === 1000) samples.set(step, await inUse());
   }
   assert.equal(
-    samples[1],
-    samples[0],
-    `in use after step 20: ${samples[0]} bytes, after 1000: ${samples[1]}`,
+    samples.get(1000),
+    samples.get(20),
+    `in use after step 20: ${samples.get(20)} bytes, after step 1000: ${samples.get(1000)}`,
   );
-  assert.ok(losses[3] < losses[0], `the loss falls: ${losses}`);
+  assert.ok(losses[3] < losses[0], `the loss falls: ${losses.join(", ")}`);
 });
 
-Deno.test("memory: noGrad keeps no activations; backward frees what the graph saved", opts, async () => {
-  const ws = [
-    randn([64, 128], { device, requiresGrad: true }),
-    randn([128, 10], { device, requiresGrad: true }),
-  ];
-  const x = randn([32, 64], { device });
-  const forward = () => {
-    const h = x.matmul(ws[0]);
-    const a = h.relu();
-    h.dispose();
-    const out = a.matmul(ws[1]);
-    a.dispose();
-    return out;
-  };
+webgpuTest("memory: recording the graph raises peak memory above noGrad's", async () => {
+  const model = new Mlp([512, 512, 512, 10]);
+  const x = randn([256, 512], { device });
+  // warm-up: compile the kernels and cache the scalar constants once
+  const warm = model.loss(x);
+  warm.backward();
+  warm.dispose();
+  model.zeroGrad();
+
+  const base = await inUse();
+  gpu.resetPeakMemory();
+  const lossNoGrad = noGrad(() => model.loss(x));
   await gpu.sync();
-  const base = gpu.memory().inUse;
-  const plain = noGrad(forward);
+  const peakNoGrad = gpu.memory().peak - base;
   const heldNoGrad = gpu.memory().inUse - base;
-  plain.dispose();
-  const out = forward();
-  const heldWithGrad = gpu.memory().inUse - base;
-  assert.ok(heldWithGrad > heldNoGrad, `with grad ${heldWithGrad} bytes held vs ${heldNoGrad} under noGrad`);
-  const s = out.sum();
-  s.backward();
-  s.dispose();
-  out.dispose();
-  const grads = ws.reduce((n, w) => n + w.grad!.size * 4, 0);
+  lossNoGrad.dispose();
+  assert.equal(await inUse(), base);
+
+  gpu.resetPeakMemory();
+  const loss = model.loss(x);
+  await gpu.sync();
+  const peakGrad = gpu.memory().peak - base;
+  const heldGrad = gpu.memory().inUse - base;
+  loss.backward();
+  loss.dispose();
+  model.zeroGrad();
+
   assert.ok(
-    gpu.memory().inUse - base <= grads + 1024,
-    `after backward only the gradients remain (${gpu.memory().inUse - base} bytes, grads ${grads})`,
+    peakGrad > peakNoGrad,
+    `peak above the parameters: ${peakGrad} bytes recording the graph vs ${peakNoGrad} under noGrad`,
   );
+  // the graph keeps the activations the backward pass needs (at least the two 256x512 hidden layers)
+  assert.ok(heldGrad - heldNoGrad >= 2 * 256 * 512 * 4, `held ${heldGrad} vs ${heldNoGrad} bytes`);
 });
 
-Deno.test("memory: dispose, using and tidy return bytes; views keep their base", opts, () => {
-  zeros([1], { device }).add(1).mul(2).dispose(); // the scalar constants 1 and 2 are cached once
-  const base = gpu.memory().inUse;
+webgpuTest("memory: after backward only the parameters' gradients remain", async () => {
+  const before = await inUse();
+  const model = new Mlp([512, 512, 512, 10]);
+  const paramBytes = (await inUse()) - before; // gradients take the same size classes
+  const x = randn([256, 512], { device });
+  const warm = model.loss(x);
+  warm.backward();
+  warm.dispose();
+  model.zeroGrad();
+
+  const base = await inUse();
+  const loss = model.loss(x);
+  assert.ok((await inUse()) > base, "the graph holds activations before backward");
+  loss.backward();
+  loss.dispose();
+  assert.equal(
+    (await inUse()) - base,
+    paramBytes,
+    "every tensor saved for backward was freed: only the gradients were added",
+  );
+  model.zeroGrad();
+  assert.equal(await inUse(), base);
+});
+
+webgpuTest("memory: dispose() gives the bytes back", async () => {
+  const base = await inUse();
   const a = zeros([1000], { device });
-  assert.ok(gpu.memory().inUse > base);
+  assert.equal((await inUse()) - base, 4096);
   a.dispose();
-  assert.equal(gpu.memory().inUse, base);
+  assert.equal(await inUse(), base);
+});
+
+webgpuTest("memory: `using` disposes at the end of the block", async () => {
+  const base = await inUse();
   {
-    using _b = zeros([1000], { device });
-    assert.ok(gpu.memory().inUse > base);
+    using _t = zeros([1000], { device });
+    assert.ok((await inUse()) > base);
   }
-  assert.equal(gpu.memory().inUse, base);
-  let kept: Tensor | null = null;
-  const r = tidy(() => {
-    const t = zeros([1000], { device });
-    kept = t.add(1);
-    return kept.mul(2);
-  });
-  assert.ok(kept!.isDisposed, "intermediates are disposed by tidy");
-  assert.ok(!r.isDisposed, "the result survives");
+  assert.equal(await inUse(), base);
+});
+
+webgpuTest("memory: tidy frees intermediates and keeps the result", async () => {
+  const x = zeros([1000], { device });
+  x.add(1).mul(2).dispose(); // cache the scalar constants 1 and 2 once
+  const base = await inUse();
+  const r = tidy(() => x.add(1).mul(2).sub(x));
+  assert.equal((await inUse()) - base, 4096, "only the result remains");
+  assert.deepEqual(Array.from((await r.data()).slice(0, 2)), [2, 2]);
   r.dispose();
-  assert.equal(gpu.memory().inUse, base);
-  const c = zeros([10, 10], { device });
-  const v = c.transpose(0, 1);
-  c.dispose();
-  assert.ok(gpu.memory().inUse > base, "a view keeps its base's storage");
+  assert.equal(await inUse(), base);
+});
+
+webgpuTest("memory: disposing a view does not free its base", async () => {
+  const base = await inUse();
+  const t = tensor([[1, 2], [3, 4]], { device, dtype: "float32" });
+  const held = (await inUse()) - base;
+  const v = t.transpose(0, 1);
   v.dispose();
-  assert.equal(gpu.memory().inUse, base);
+  assert.equal((await inUse()) - base, held, "the base's storage is still in use");
+  assert.deepEqual(await t.toArray(), [[1, 2], [3, 4]]);
+});
+
+webgpuTest("memory: a view keeps the storage alive after its base is disposed", async () => {
+  const base = await inUse();
+  const t = tensor([[1, 2], [3, 4]], { device, dtype: "float32" });
+  const v = t.transpose(0, 1);
+  t.dispose();
+  assert.ok((await inUse()) > base);
+  assert.deepEqual(await v.toArray(), [[1, 3], [2, 4]]);
+  v.dispose();
+  assert.equal(await inUse(), base, "freed with the last holder");
+});
+
+webgpuTest('memory: a disposed tensor throws "used after dispose"', async () => {
+  const t = zeros([4], { device });
+  t.dispose();
+  assertThrowsMessage(() => t.add(1), /tensor used after dispose/);
+  await assertRejectsMessage(() => t.data(), /used after dispose/);
 });

@@ -60,7 +60,13 @@ export function runBackward(
     b.dispose();
     return s;
   };
-  const deliver = (t: Tensor, g: Tensor) => {
+  const deliver = (t: Tensor, g0: Tensor) => {
+    // gradients take their input's dtype, as in PyTorch
+    let g = g0;
+    if (g.dtype !== t.dtype) {
+      g = g0.to(t.dtype);
+      g0.dispose();
+    }
     if (captureSet.has(t) && !t.gradFn) {
       captured.set(t, add(captured.get(t), g));
     } else if (t.gradFn) {

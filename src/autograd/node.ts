@@ -3,6 +3,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
+import { keep } from "../tensor/scope.ts";
 
 /** The gradient function a node applies: output gradient in, one gradient per input out. */
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
@@ -33,10 +34,21 @@ export class Node {
     readonly inputs: readonly (Tensor | null)[],
   ) {}
 
+  /** Storage versions of the saved tensors when they were saved (in-place changes are detected). */
+  #versions: number[] = [];
+
   /** Keeps `t` alive for the backward pass and returns the saved alias. */
   save(t: Tensor): Tensor {
-    const a = t.alias();
+    // Saved tensors belong to the node, not to an enclosing tidy() scope (which would free them too early).
+    const a = keep(t.alias());
+    if (t.requiresGrad) {
+      // with createGraph, a backward computed from the saved value must lead back to `t`
+      const link = new Node("AliasBackward0", [t]);
+      link.setBackward((g) => [g.alias()]);
+      a.setGradFn(link);
+    }
     this.saved.push(a);
+    this.#versions.push(t.version);
     return a;
   }
 
@@ -66,6 +78,14 @@ export class Node {
           `after the first backward): pass { retainGraph: true } to the first backward() if you need to`,
       );
     }
+    this.saved.forEach((t, i) => {
+      if (t.version !== this.#versions[i]) {
+        throw new Error(
+          `${this.name}: one of the tensors needed for the gradient (shape [${t.shape.join(", ")}]) has been ` +
+            `modified by an in-place operation since it was saved; clone() it before changing it in place`,
+        );
+      }
+    });
     return this.#backward(grad);
   }
 
@@ -73,6 +93,7 @@ export class Node {
   release(): void {
     for (const t of this.saved) t.dispose();
     this.saved = [];
+    this.#versions = [];
     this.#backward = null;
     this.#released = true;
   }

@@ -6,6 +6,7 @@ import { backendFor, checkDevice, type Device } from "../backend/registry.ts";
 import { type DType, isFloating } from "../tensor/dtype.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { operand, record, wrap } from "./util.ts";
+import { contiguousCopy } from "./views.ts";
 
 /** `x` converted to `dtype` (float→int truncates, anything→bool is x != 0). Records autograd unless told not to. */
 export function castTo(x: Tensor, dtype: DType, grad = true): Tensor {
@@ -32,7 +33,7 @@ export function moveTo(x: Tensor, device: Device): Tensor {
       `to("cpu"): reading a ${x.device} tensor back waits for the device, so it is async: use \`await t.cpu()\``,
     );
   }
-  const src = x.isContiguous() && x.offset === 0 && x.storage.size === x.size ? x : x.contiguous();
+  const src = x.isContiguous() && x.offset === 0 && x.storage.size === x.size ? x : contiguousCopy(x);
   const data = (src.storage as unknown as { data: import("../tensor/dtype.ts").TypedArray }).data;
   const out = wrap(backendFor(target).upload(x.dtype, data), x.shape, target);
   if (src !== x) src.dispose();

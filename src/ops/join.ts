@@ -23,6 +23,10 @@ import { noGrad } from "../autograd/grad_mode.ts";
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError("cat: expected a non-empty list of tensors");
   const device = sameDevice("cat", ...tensors);
+  // PyTorch lets 1-D empty tensors join anything: they are skipped
+  const all = tensors;
+  tensors = tensors.filter((t) => !(t.ndim === 1 && t.size === 0));
+  if (tensors.length === 0) tensors = all.slice(0, 1);
   const ref = tensors.find((t) => t.ndim > 0 || t.size > 0) ?? tensors[0];
   if (ref.ndim === 0) throw new RangeError("cat: zero-dimensional tensors cannot be concatenated; use stack");
   const d = normDim(dim, ref.ndim, "cat");

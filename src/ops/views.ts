@@ -286,6 +286,7 @@ export function copyInto(dst: Tensor, src: TensorLike): void {
   checkInPlace(dst, "copy_");
   const d = dst.device;
   const backend = backendFor(d);
+  dst.bumpVersion_();
   if (typeof src === "number") {
     const s = constantStorage(src, dst.dtype, d);
     backend.copy(
@@ -301,6 +302,13 @@ export function copyInto(dst: Tensor, src: TensorLike): void {
     throw new RangeError(
       `copy_: source of shape ${fmtShape(src.shape)} cannot be broadcast to ${fmtShape(dst.shape)}`,
     );
+  }
+  if (src.storage === dst.storage) {
+    // overlapping source and destination: go through a temporary copy
+    const tmp = contiguousCopy(src);
+    backend.copy(broadcastOperand(tmp, dst.shape), dst.storage, dst.layout);
+    tmp.dispose();
+    return;
   }
   backend.copy(broadcastOperand(src, dst.shape), dst.storage, dst.layout);
 }

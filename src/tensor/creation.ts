@@ -39,6 +39,7 @@ export function getDefaultDevice(): Device {
 }
 
 function make(data: TypedArray, shape: readonly number[], dtype: DType, opts: TensorOptions): Tensor {
+  checkDType(dtype);
   const device = checkDevice(opts.device ?? defaultDevice);
   const backend = backendFor(device);
   if (dtype === "float16" && !backend.supportsF16) {
@@ -50,6 +51,7 @@ function make(data: TypedArray, shape: readonly number[], dtype: DType, opts: Te
 }
 
 function filled(shape: readonly number[], value: number, dtype: DType, opts: TensorOptions): Tensor {
+  checkDType(dtype);
   const s = checkShape(shape, "full");
   const device = checkDevice(opts.device ?? defaultDevice);
   const t = Tensor.fromStorage(backendFor(device).fill(dtype, numel(s), value), s, device);
@@ -65,6 +67,9 @@ function flattenNested(
   path: number[],
 ): void {
   if (Array.isArray(data)) {
+    if (out.length > 0 && depth >= shape.length) {
+      throw new RangeError(`tensor: ragged nested array at index [${path.join(", ")}]: expected a number, got an array`);
+    }
     if (shape.length === depth) shape.push(data.length);
     else if (shape[depth] !== data.length) {
       throw new RangeError(
@@ -133,7 +138,7 @@ export function tensor(
     }
     inferred = values.length > 0 && values.every((v) => typeof v === "boolean")
       ? "bool"
-      : values.every((v) => Number.isInteger(v))
+      : values.length > 0 && values.every((v) => Number.isInteger(v))
       ? "int32"
       : "float32";
   }

@@ -24,7 +24,7 @@ export function hostBytes(d: DType): number {
 
 /** Allocates a zeroed host typed array of `n` elements of dtype `d`. */
 export function allocHost(d: DType, n: number): TypedArray {
-  switch (d) {
+  switch (checkDType(d)) {
     case "float32":
       return new Float32Array(n);
     case "float16":

@@ -23,6 +23,8 @@ import { castTo, moveTo } from "../ops/cast.ts";
 /** A storage shared by a tensor and its views; freed when the last of them is disposed. */
 export class StorageRef {
   refs = 1;
+  /** Bumped by every in-place write, so that autograd can tell a saved tensor was changed. */
+  version = 0;
   constructor(readonly storage: Storage) {}
 
   /** Adds a holder. */
@@ -153,6 +155,16 @@ export class Tensor implements Disposable {
     old.release();
     src.dispose();
     return this;
+  }
+
+  /** Internal: the version of the storage (bumped by in-place writes). */
+  get version(): number {
+    return this.#ref?.version ?? -1;
+  }
+
+  /** Internal: records an in-place write to the storage. */
+  bumpVersion_(): void {
+    this.#live("in-place write").version++;
   }
 
   /** Internal: a view sharing this tensor's storage. */
@@ -384,7 +396,8 @@ export class Tensor implements Disposable {
     if (typeof target === "string") {
       if (target === "cpu" || target === "webgpu" || target.startsWith("webgpu:")) {
         device = checkDevice(target);
-      } else dtype = checkDType(target);
+      } else if (/^(cuda|mps|xla|tpu|gpu|cpu:|vulkan|metal)/.test(target)) device = checkDevice(target);
+      else dtype = checkDType(target);
     } else {
       if (target.device) device = checkDevice(target.device);
       if (target.dtype) dtype = checkDType(target.dtype);
