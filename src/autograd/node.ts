@@ -81,7 +81,9 @@ export class Node {
     this.saved.forEach((t, i) => {
       if (t.version !== this.#versions[i]) {
         throw new Error(
-          `${this.name}: one of the tensors needed for the gradient (shape [${t.shape.join(", ")}]) has been ` +
+          `${this.name}: one of the tensors needed for the gradient (shape [${
+            t.shape.join(", ")
+          }]) has been ` +
             `modified by an in-place operation since it was saved; clone() it before changing it in place`,
         );
       }

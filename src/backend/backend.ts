@@ -89,6 +89,130 @@ export type BinaryOp =
 /** Reductions over a set of axes. `argmax`/`argmin` return int32 indices along a single axis. */
 export type ReduceOp = "sum" | "prod" | "max" | "min" | "argmax" | "argmin";
 
+/**
+ * A 2-D sliding window over the last two dims of an [N, C, H, W] tensor (every pair is [height, width]):
+ * output position (oh, ow) covers input rows `oh·stride[0] - padding[0] + kh·dilation[0]` for
+ * kh < kernel[0] (columns likewise). Positions outside the input are padding. `padding` is the top/left
+ * padding; the bottom/right padding is whatever `out` implies, so asymmetric padding ("same" with an even
+ * kernel) needs nothing more.
+ */
+export interface Window2d {
+  /** Kernel size [KH, KW]. */
+  readonly kernel: readonly [number, number];
+  /** Step between windows [SH, SW]. */
+  readonly stride: readonly [number, number];
+  /** Implicit padding before the first row and column [PH, PW]. */
+  readonly padding: readonly [number, number];
+  /** Spacing between kernel taps [DH, DW]. */
+  readonly dilation: readonly [number, number];
+  /** Output size [OH, OW]. */
+  readonly out: readonly [number, number];
+}
+
+/**
+ * The rows of an im2col matrix laid out for a grouped matrix product: `groups` blocks of `rows` rows, each
+ * holding its channels' window taps, then optionally a row of ones, then zeros (see `Backend.im2col`).
+ */
+export interface Im2colLayout {
+  /** Blocks of channels (a grouped convolution's groups). */
+  readonly groups: number;
+  /** Rows per block: at least (C/groups)·KH·KW, plus one when `ones` (padding keeps vector loads aligned). */
+  readonly rows: number;
+  /** Whether the first row after each block's taps is all ones (for a bias folded into the weight). */
+  readonly ones: boolean;
+}
+
+/**
+ * Pooling over a {@linkcode Window2d}: `"max"` (padding never wins; each window's int32 argmax is the flat
+ * position h·W + w of its first maximum, NaN propagating), `"avg"` (PyTorch's divisor rules, see
+ * `countIncludePad` and `divisor`), or `"adaptiveAvg"` (window (oh, ow) spans rows
+ * ⌊oh·H/OH⌋ ≤ h < ⌈(oh+1)·H/OH⌉, columns likewise; kernel, stride, padding and dilation are ignored).
+ */
+export interface Pool2d extends Window2d {
+  /** The kind of pooling. */
+  readonly op: "max" | "avg" | "adaptiveAvg";
+  /** `"avg"`: whether padded positions count in the divisor. */
+  readonly countIncludePad: boolean;
+  /** `"avg"`: a fixed divisor replacing the window's size (0 when unused). */
+  readonly divisor: number;
+}
+
+/** Fields every {@linkcode OptimizerRule} has. */
+export interface OptimizerRuleBase {
+  /** Learning rate of this step. */
+  readonly lr: number;
+  /** Weight decay (L2 added to the gradient; AdamW's decoupled decay when `decoupledWeightDecay`). */
+  readonly weightDecay: number;
+  /** Whether to ascend: the gradient is negated first. */
+  readonly maximize: boolean;
+}
+
+/**
+ * SGD, state [momentum_buffer] when momentum ≠ 0: g += wd·x; b = firstStep ? g : μ·b + (1 - dampening)·g;
+ * g = nesterov ? g + μ·b : b; x -= lr·g.
+ */
+export interface SgdRule extends OptimizerRuleBase {
+  /** The rule. */
+  readonly kind: "sgd";
+  /** μ (0: no momentum buffer). */
+  readonly momentum: number;
+  /** Dampening of the momentum. */
+  readonly dampening: number;
+  /** Nesterov momentum. */
+  readonly nesterov: boolean;
+  /** Whether the momentum buffer is new (it is set to the gradient instead of updated). */
+  readonly firstStep: boolean;
+}
+
+/**
+ * Adam and AdamW, state [exp_avg, exp_avg_sq, max_exp_avg_sq when amsgrad]: x *= 1 - lr·wd (decoupled) or
+ * g += wd·x; m = β1·m + (1 - β1)·g; v = β2·v + (1 - β2)·g²; v̂ = amsgrad ? max(v̂, v) : v;
+ * x -= stepSize·m / (√v̂ / biasCorrection2Sqrt + eps).
+ */
+export interface AdamRule extends OptimizerRuleBase {
+  /** The rule. */
+  readonly kind: "adam";
+  /** Whether weight decay scales the parameter (AdamW) instead of adding to the gradient (Adam). */
+  readonly decoupledWeightDecay: boolean;
+  /** β1. */
+  readonly beta1: number;
+  /** β2. */
+  readonly beta2: number;
+  /** Added to the denominator. */
+  readonly eps: number;
+  /** Whether to keep the running maximum of v (AMSGrad). */
+  readonly amsgrad: boolean;
+  /** lr / (1 - β1^step), computed on the host. */
+  readonly stepSize: number;
+  /** √(1 - β2^step), computed on the host. */
+  readonly biasCorrection2Sqrt: number;
+}
+
+/**
+ * RMSprop, state [square_avg, momentum_buffer when momentum > 0, grad_avg when centered]: g += wd·x;
+ * s = α·s + (1 - α)·g²; a = centered ? √(s - ḡ²) with ḡ = α·ḡ + (1 - α)·g : √s; a += eps;
+ * momentum > 0 ? (b = μ·b + g/a; x -= lr·b) : x -= lr·g/a.
+ */
+export interface RmspropRule extends OptimizerRuleBase {
+  /** The rule. */
+  readonly kind: "rmsprop";
+  /** α, the smoothing constant. */
+  readonly alpha: number;
+  /** Added to the denominator. */
+  readonly eps: number;
+  /** μ (0: no momentum buffer). */
+  readonly momentum: number;
+  /** Whether to normalise by the estimated variance instead of the second moment. */
+  readonly centered: boolean;
+}
+
+/**
+ * One fused optimizer update (see `src/optim/`), applied by `Backend.optimizerStep`. Every number is a
+ * per-step value (a learning-rate schedule never compiles a new kernel); the booleans and which numbers are
+ * zero select the kernel. Computed in f32 (float16 parameters and state are widened, then rounded).
+ */
+export type OptimizerRule = SgdRule | AdamRule | RmspropRule;
+
 /** Bytes allocated by a backend, in use by live storages, and the peak of in-use. */
 export interface MemoryInfo {
   /** Bytes held by the backend (in use plus pooled). */
@@ -139,6 +263,34 @@ export interface Backend {
   scatterAdd(src: Operand, dim: number, index: Operand, outShape: readonly number[]): Storage;
   /** Writes `src` (of dst view's shape) into `dst` at the strided `dstView`, converting dtype. */
   copy(src: Operand, dst: Storage, dstView: View): void;
+  /**
+   * im2col: x is [N, C, H, W] (any strides); the output is contiguous [N, C·KH·KW, OH·OW] with
+   * out[n, (c·KH + kh)·KW + kw, oh·OW + ow] = x[n, c, ih, iw] at the window's tap (0 in the padding).
+   * With a `layout`, the rows form `groups` blocks of `rows` rows: block g holds channels
+   * g·C/groups.. (their (C/groups)·KH·KW rows, as above), then a row of ones when `ones`, then zero rows.
+   */
+  im2col(x: Operand, win: Window2d, layout?: Im2colLayout): Storage;
+  /**
+   * col2im, the adjoint of im2col: cols is [N, C·KH·KW, OH·OW] (any strides); the output is contiguous
+   * `inShape` [N, C, H, W], each pixel the sum of the columns of the windows covering it, in a fixed order.
+   */
+  col2im(cols: Operand, inShape: readonly number[], win: Window2d): Storage;
+  /**
+   * Pooling of x [N, C, H, W] (any strides) into a contiguous [N, C, OH, OW] of x's dtype, plus, for
+   * `"max"`, the int32 argmax positions (h·W + w) of the same shape (null otherwise).
+   */
+  pool2d(x: Operand, pool: Pool2d): { out: Storage; indices: Storage | null };
+  /**
+   * The adjoint of pool2d: grad (and, for `"max"`, the forward's indices) are [N, C, OH, OW]; the output is
+   * contiguous `inShape`, each pixel summing the gradients of the windows that used it, in a fixed order.
+   */
+  pool2dBackward(grad: Operand, indices: Operand | null, inShape: readonly number[], pool: Pool2d): Storage;
+  /**
+   * One fused optimizer update, in place: `param` (contiguous, any offset) and the `state` storages (of the
+   * param's dtype, at least its size, in the order the rule's docs give) are updated from `grad`
+   * (contiguous, of param's size and dtype, not param's storage). Allocates nothing and never waits.
+   */
+  optimizerStep(rule: OptimizerRule, param: Operand, grad: Operand, state: readonly Storage[]): void;
 
   /** Submits queued work without waiting (a no-op on the CPU). */
   flush(): void;

@@ -30,6 +30,14 @@ async function init(): Promise<void> {
 
 await init();
 
+// Release the device before the process exits: tearing it down while the runtime exits has, rarely, aborted
+// the process inside the driver after all work had finished.
+globalThis.addEventListener?.("unload", () => {
+  try {
+    webgpu?.gpu.destroy();
+  } catch { /* already gone */ }
+});
+
 /** The live WebGPU backend, or null when no adapter is available. */
 export function webgpuBackend(): WebGpuBackend | null {
   return webgpu;

@@ -14,6 +14,11 @@ import { reduce } from "./reduce.ts";
 import type { HostOperand } from "./strided.ts";
 import { unary } from "./unary.ts";
 import { where } from "./where.ts";
+import type { Im2colLayout, Pool2d, Window2d } from "../backend.ts";
+import { col2im, im2col } from "./im2col.ts";
+import { pool2d, pool2dBackward } from "./pool2d.ts";
+import type { OptimizerRule } from "../backend.ts";
+import { optimizerStep } from "./optimizer_step.ts";
 
 /**
  * A CPU storage: a host typed array (float32 → Float32Array, float16 → Float16Array, int32 → Int32Array,
@@ -155,6 +160,52 @@ export class CpuBackend implements Backend {
   copy(src: Operand, dst: Storage, dstView: View): void {
     const d = this.#storage(dst);
     copyInto(this.#host(src), d.data, d.dtype, dstView);
+  }
+
+  /** im2col: x [N, C, H, W] → contiguous [N, C·KH·KW, OH·OW] (zeros in the padding), rows laid out by `layout`. */
+  im2col(x: Operand, win: Window2d, layout?: Im2colLayout): CpuStorage {
+    const h = this.#host(x);
+    return this.#adopt(h.dtype, im2col(h, win, layout));
+  }
+
+  /** col2im, the adjoint of im2col: cols [N, C·KH·KW, OH·OW] → contiguous `inShape` [N, C, H, W]. */
+  col2im(cols: Operand, inShape: readonly number[], win: Window2d): CpuStorage {
+    const h = this.#host(cols);
+    return this.#adopt(h.dtype, col2im(h, inShape, win));
+  }
+
+  /** Pooling of x [N, C, H, W] into [N, C, OH, OW], with int32 argmaxes for "max". */
+  pool2d(x: Operand, pool: Pool2d): { out: CpuStorage; indices: CpuStorage | null } {
+    const h = this.#host(x);
+    const r = pool2d(h, pool);
+    return {
+      out: this.#adopt(h.dtype, r.out),
+      indices: r.indices ? this.#adopt("int32", r.indices) : null,
+    };
+  }
+
+  /** The adjoint of pool2d into a contiguous `inShape`. */
+  pool2dBackward(
+    grad: Operand,
+    indices: Operand | null,
+    inShape: readonly number[],
+    pool: Pool2d,
+  ): CpuStorage {
+    const h = this.#host(grad);
+    return this.#adopt(h.dtype, pool2dBackward(h, indices ? this.#host(indices) : null, inShape, pool));
+  }
+
+  /** One fused optimizer update of `param` and its `state`, in place (see `optimizer_step.ts`). */
+  optimizerStep(rule: OptimizerRule, param: Operand, grad: Operand, state: readonly Storage[]): void {
+    const x = this.#storage(param.storage);
+    const g = this.#storage(grad.storage);
+    optimizerStep(
+      rule,
+      param.view.shape.reduce((a, b) => a * b, 1),
+      { data: x.data, offset: param.view.offset },
+      { data: g.data, offset: grad.view.offset },
+      state.map((s) => this.#storage(s).data),
+    );
   }
 
   /** A no-op: CPU kernels run when called. */

@@ -14,6 +14,11 @@ import { computeType } from "./kernels/layout.ts";
 import { reduceKernel } from "./kernels/reduce.ts";
 import { gatherKernel, scatterAddKernel } from "./kernels/gather.ts";
 import { chooseMatmulSpec, matmulDispatch, matmulShader } from "./matmul_kernel.ts";
+import type { Im2colLayout, Pool2d, Window2d } from "../backend.ts";
+import { col2imKernel, im2colKernel } from "./kernels/im2col.ts";
+import { pool2dBackwardKernel, pool2dKernel } from "./kernels/pool2d.ts";
+import type { OptimizerRule } from "../backend.ts";
+import { optimizerStepKernel } from "./kernels/optimizer_step.ts";
 
 /** What `gpu.info()` reports about the adapter. */
 export interface AdapterInfo {
@@ -499,6 +504,65 @@ export class WebGpuBackend implements Backend {
       kind: computeType(src.storage.dtype),
     });
     this.#run(launch, [(src.storage as GpuStorage).live, d.live], "copy");
+  }
+
+  im2col(x: Operand, win: Window2d, layout?: Im2colLayout): GpuStorage {
+    const [N, C] = x.view.shape;
+    const rows = layout ? layout.groups * layout.rows : C * win.kernel[0] * win.kernel[1];
+    const size = N * rows * win.out[0] * win.out[1];
+    const out = this.#storage(x.storage.dtype, size, "im2col");
+    if (size === 0) return out;
+    const launch = im2colKernel(x.storage.dtype, x.view, win, layout);
+    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], "im2col");
+    return out;
+  }
+
+  col2im(cols: Operand, inShape: readonly number[], win: Window2d): GpuStorage {
+    const out = this.#storage(cols.storage.dtype, numel(inShape), "col2im");
+    if (numel(inShape) === 0) return out;
+    const launch = col2imKernel(cols.storage.dtype, cols.view, inShape, win);
+    this.#run(launch, [(cols.storage as GpuStorage).live, out.buf!], "col2im");
+    return out;
+  }
+
+  pool2d(x: Operand, pool: Pool2d): { out: GpuStorage; indices: GpuStorage | null } {
+    const [N, C] = x.view.shape;
+    const size = N * C * pool.out[0] * pool.out[1];
+    const dtype = x.storage.dtype;
+    const out = this.#storage(dtype, size, `pool2d ${pool.op}`);
+    const indices = pool.op === "max" ? this.#storage("int32", size, "pool2d max (indices)") : null;
+    if (size === 0) return { out, indices };
+    const bufs = [(x.storage as GpuStorage).live, out.buf!, ...(indices ? [indices.buf!] : [])];
+    this.#run(pool2dKernel(dtype, x.view, pool), bufs, `pool2d ${pool.op}`, indices ? 2 : 1);
+    return { out, indices };
+  }
+
+  pool2dBackward(
+    grad: Operand,
+    indices: Operand | null,
+    inShape: readonly number[],
+    pool: Pool2d,
+  ): GpuStorage {
+    const dtype = grad.storage.dtype;
+    const out = this.#storage(dtype, numel(inShape), `pool2d ${pool.op} backward`);
+    if (numel(inShape) === 0) return out;
+    const launch = pool2dBackwardKernel(dtype, grad.view, indices?.view ?? null, inShape, pool);
+    const bufs = [
+      (grad.storage as GpuStorage).live,
+      ...(indices ? [(indices.storage as GpuStorage).live] : []),
+      out.buf!,
+    ];
+    this.#run(launch, bufs, `pool2d ${pool.op} backward`);
+    return out;
+  }
+
+  optimizerStep(rule: OptimizerRule, param: Operand, grad: Operand, state: readonly Storage[]): void {
+    const n = numel(param.view.shape);
+    if (n === 0) return;
+    const launch = optimizerStepKernel(rule, param.storage.dtype, n, param.view.offset, grad.view.offset);
+    const bufs = [grad, param].map((o) => (o.storage as GpuStorage).live);
+    for (const s of state) bufs.push((s as GpuStorage).live);
+    this.#run(launch, bufs, `optimizer step (${rule.kind})`, 1 + state.length);
   }
 
   flush(): void {

@@ -1,0 +1,152 @@
+/**
+ * Containers: `Sequential` (modules applied in order) and `ModuleList` (a registered list of modules).
+ * @module
+ */
+import type { Tensor } from "../tensor/tensor.ts";
+import { Module } from "./module.ts";
+
+/** A module whose `forward` takes one tensor and returns one, as the layers of a {@linkcode Sequential}. */
+export type TensorModule = Module & { forward(x: Tensor): Tensor };
+
+function checkModule(where: string, m: unknown, key: string): Module {
+  if (!(m instanceof Module)) {
+    const what = m === null ? "null" : typeof m === "object" ? (m as object).constructor?.name : typeof m;
+    throw new TypeError(`${where}: entry ${key} is not a Module (got ${what})`);
+  }
+  return m;
+}
+
+/**
+ * Modules applied one after another, PyTorch's `nn.Sequential`. Children are named "0", "1", ... (or by the
+ * keys of an object), so state-dict keys match PyTorch's (`"0.weight"`). Intermediate results are disposed
+ * as soon as the next layer has used them.
+ *
+ * @example
+ * ```ts
+ * import { nn, randn } from "../../mod.ts";
+ * const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
+ * const y = model.forward(randn([3, 4])); // shape [3, 2]
+ * const named = new nn.Sequential({ fc: new nn.Linear(4, 2), act: new nn.Tanh() }); // keys "fc.weight", ...
+ * ```
+ */
+export class Sequential extends Module {
+  #items: Module[] = [];
+
+  constructor(...modules: Module[] | [Record<string, Module>]) {
+    super();
+    const first = modules[0] as unknown;
+    if (modules.length === 1 && first !== null && typeof first === "object" && !(first instanceof Module)) {
+      for (const [k, m] of Object.entries(first as Record<string, Module>)) {
+        this.#items.push(this.registerModule(k, checkModule("Sequential", m, `"${k}"`)));
+      }
+    } else {
+      (modules as Module[]).forEach((m, i) =>
+        this.#items.push(this.registerModule(String(i), checkModule("Sequential", m, `${i}`)))
+      );
+    }
+  }
+
+  /** The number of modules. */
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /** The module at `index` (negative counts from the end). */
+  at(index: number): Module {
+    const list = this.#items;
+    const i = index < 0 ? index + list.length : index;
+    if (!Number.isInteger(i) || i < 0 || i >= list.length) {
+      throw new RangeError(`Sequential.at: index ${index} is out of range for ${list.length} modules`);
+    }
+    return list[i];
+  }
+
+  /** Adds a module at the end, named by its position. Returns this. */
+  append(m: Module): this {
+    this.#items.push(
+      this.registerModule(String(this.#items.length), checkModule("Sequential.append", m, "to append")),
+    );
+    return this;
+  }
+
+  /** The modules in order. */
+  [Symbol.iterator](): Iterator<Module> {
+    return this.#items[Symbol.iterator]();
+  }
+
+  /** Applies each module to the previous one's output. */
+  forward(x: Tensor): Tensor {
+    let cur = x;
+    for (const m of this.#items) {
+      const next = (m as TensorModule).forward(cur);
+      if (cur !== x && cur !== next) cur.dispose();
+      cur = next;
+    }
+    return cur;
+  }
+}
+
+/**
+ * A list of modules registered as children "0", "1", ..., PyTorch's `nn.ModuleList`: its parameters are the
+ * model's, but it has no `forward` of its own; iterate over it.
+ *
+ * @example
+ * ```ts
+ * import { nn, randn, type Tensor } from "../../mod.ts";
+ * class Deep extends nn.Module {
+ *   layers = new nn.ModuleList([1, 2, 3].map(() => new nn.Linear(4, 4)));
+ *   forward(x: Tensor): Tensor {
+ *     for (const layer of this.layers) x = (layer as nn.Linear).forward(x).relu();
+ *     return x;
+ *   }
+ * }
+ * new Deep().forward(randn([2, 4]));
+ * ```
+ */
+export class ModuleList extends Module {
+  #items: Module[] = [];
+
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  /** The number of modules. */
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /** The module at `index` (negative counts from the end). */
+  at(index: number): Module {
+    const list = this.#items;
+    const i = index < 0 ? index + list.length : index;
+    if (!Number.isInteger(i) || i < 0 || i >= list.length) {
+      throw new RangeError(`ModuleList.at: index ${index} is out of range for ${list.length} modules`);
+    }
+    return list[i];
+  }
+
+  /** Adds a module at the end. Returns this. */
+  append(m: Module): this {
+    this.#items.push(
+      this.registerModule(String(this.#items.length), checkModule("ModuleList.append", m, "to append")),
+    );
+    return this;
+  }
+
+  /** Adds modules at the end. Returns this. */
+  extend(modules: Iterable<Module>): this {
+    for (const m of modules) this.append(m);
+    return this;
+  }
+
+  /** The modules in order. */
+  [Symbol.iterator](): Iterator<Module> {
+    return this.#items[Symbol.iterator]();
+  }
+
+  /** A ModuleList has no forward: iterate over it in the parent's forward. */
+  forward(): never {
+    throw new Error("ModuleList has no forward(): iterate over it and call each module's forward()");
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * `conv2d`: 2-D convolution (PyTorch's cross-correlation) as im2col plus the batched matrix product, with
+ * groups as a batch dim.
+ *
+ * - Forward: im2col gathers x's windows into [N, G, R, OH·OW] (per group its R ≥ C/G·KH·KW rows: the taps,
+ *   a row of ones when there is a bias, zero rows up to a multiple of 4 so that the product loads
+ *   4-vectors), and each group's weight [OC/G, R] (its taps, its bias as the column meeting the ones, zero
+ *   columns) multiplies them: [N, OC, OH, OW] with the bias added and no copy.
+ * - Backward (node `ConvolutionBackward0`, which saves x and the weight, not the 9x larger columns): the
+ *   input's gradient is weightᵀ·grad folded back onto the pixels by col2im (each pixel sums its windows in a
+ *   fixed order: deterministic); the weight's is grad·colsᵀ per sample summed over the batch, from columns
+ *   gathered again, whose row of ones gives the bias's gradient in the same product.
+ * @module
+ */
+import type { Window2d } from "../../backend/backend.ts";
+import { noGrad } from "../../autograd/grad_mode.ts";
+import { isFloating } from "../../tensor/dtype.ts";
+import { fmtShape } from "../../tensor/shape.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+import { matmul } from "../../ops/matmul.ts";
+import { fold, im2colRaw } from "../../ops/unfold.ts";
+import { cat } from "../../ops/join.ts";
+import { zeros } from "../../tensor/creation.ts";
+import { record, sameDevice, sameDType } from "../../ops/util.ts";
+import { batched4d, convOutputSize, type IntPair, pair, unbatched } from "./window.ts";
+
+/** Options of {@linkcode conv2d}; every size is one int or `[height, width]`. */
+export interface Conv2dOptions {
+  /** Step between windows (default 1). */
+  stride?: IntPair;
+  /**
+   * Zero padding on each side (default 0), or `"same"` (output as large as the input; stride 1 only) or
+   * `"valid"` (no padding).
+   */
+  padding?: IntPair | "same" | "valid";
+  /** Spacing between kernel taps (default 1). */
+  dilation?: IntPair;
+  /** Blocked connections from input to output channels (default 1; `inChannels` for depthwise). */
+  groups?: number;
+}
+
+/**
+ * 2-D convolution over x [N, C, H, W] (or unbatched [C, H, W]) with weight [OC, C/groups, KH, KW] and an
+ * optional bias [OC], as `torch.nn.functional.conv2d`. float32 or float16, on any device.
+ *
+ * @example
+ * ```ts
+ * import { F, randn } from "../../../mod.ts";
+ * const x = randn([8, 3, 28, 28]);
+ * const w = randn([16, 3, 3, 3], { requiresGrad: true });
+ * const y = F.conv2d(x, w, null, { padding: 1 }); // [8, 16, 28, 28]
+ * y.sum().backward(); // w.grad: [16, 3, 3, 3]
+ * ```
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  x.checkLive("conv2d");
+  if (x.ndim !== 3 && x.ndim !== 4) {
+    throw new RangeError(
+      `conv2d: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: ${
+        fmtShape(x.shape)
+      }`,
+    );
+  }
+  const x4 = batched4d("conv2d", x);
+  try {
+    return unbatched(x, x4, convolution(x4, weight, bias ?? null, opts, x.shape));
+  } catch (e) {
+    if (x4 !== x) x4.dispose();
+    throw e;
+  }
+}
+
+/** The checked geometry of a convolution. */
+function geometry(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  opts: Conv2dOptions,
+  userShape: readonly number[],
+) {
+  if (weight.ndim !== 4) {
+    throw new RangeError(
+      `conv2d: weight must be 4-D [outChannels, inChannels/groups, kH, kW], but got weight of size ${
+        fmtShape(weight.shape)
+      }`,
+    );
+  }
+  sameDevice("conv2d", x, weight, ...(bias ? [bias] : []));
+  sameDType("conv2d", x, weight);
+  if (bias) sameDType("conv2d", x, bias);
+  if (!isFloating(x.dtype)) {
+    throw new TypeError(`conv2d: expected floating point tensors, but got ${x.dtype}; convert with .float()`);
+  }
+  const stride = pair("conv2d", "stride", opts.stride ?? 1);
+  const dilation = pair("conv2d", "dilation", opts.dilation ?? 1);
+  const groups = opts.groups ?? 1;
+  const pad = opts.padding ?? 0;
+  if (typeof pad === "string" && pad !== "same" && pad !== "valid") {
+    throw new RangeError(`conv2d: Invalid padding string: '${pad}'`);
+  }
+  if (stride.some((s) => s <= 0)) throw new RangeError("conv2d: non-positive stride is not supported");
+  if (dilation.some((d) => d <= 0)) {
+    throw new RangeError(`conv2d: dilation should be greater than zero, but got ${fmtShape(dilation)}`);
+  }
+  if (!Number.isInteger(groups) || groups <= 0) {
+    throw new RangeError(`conv2d: non-positive groups is not supported (got groups=${groups})`);
+  }
+  const [OC, Cg, KH, KW] = weight.shape;
+  const [N, C, H, W] = x.shape;
+  const wShape = fmtShape(weight.shape);
+  if (OC % groups !== 0) {
+    throw new RangeError(
+      `conv2d: Given groups=${groups}, expected weight to be divisible by ${groups} at dimension 0, but got ` +
+        `weight of size ${wShape} instead`,
+    );
+  }
+  if (C !== Cg * groups) {
+    throw new RangeError(
+      `conv2d: Given groups=${groups}, weight of size ${wShape}, expected input${
+        fmtShape(userShape)
+      } to have ${Cg * groups} channels, but got ${C} channels instead`,
+    );
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== OC)) {
+    throw new RangeError(
+      `conv2d: Given weight of size ${wShape}, expected bias to be 1-dimensional with ${OC} elements, but got ` +
+        `bias of size ${fmtShape(bias.shape)} instead`,
+    );
+  }
+  const kernel: [number, number] = [KH, KW];
+  const reach = kernel.map((k, i) => dilation[i] * (k - 1) + 1);
+  let padding: [number, number];
+  let out: [number, number];
+  if (pad === "same") {
+    if (stride.some((s) => s !== 1)) {
+      throw new RangeError("conv2d: padding='same' is not supported for strided convolutions");
+    }
+    // PyTorch's rule: the total padding d·(k-1), the odd one out going to the bottom/right
+    padding = [Math.floor((reach[0] - 1) / 2), Math.floor((reach[1] - 1) / 2)];
+    out = [H, W];
+  } else {
+    padding = pad === "valid" ? [0, 0] : pair("conv2d", "padding", pad);
+    if (padding.some((p) => p < 0)) throw new RangeError("conv2d: negative padding is not supported");
+    if (H + 2 * padding[0] < reach[0] || W + 2 * padding[1] < reach[1]) {
+      throw new RangeError(
+        `conv2d: Calculated padded input size per channel: (${H + 2 * padding[0]} x ${
+          W + 2 * padding[1]
+        }). Kernel size: (${reach[0]} x ${reach[1]}). Kernel size can't be greater than actual input size`,
+      );
+    }
+    out = [0, 1].map((i) =>
+      convOutputSize(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i])
+    ) as [
+      number,
+      number,
+    ];
+  }
+  const win: Window2d = { kernel, stride, padding, dilation, out };
+  return { win, N, C, H, W, OC, G: groups, K: Cg * KH * KW, L: out[0] * out[1] };
+}
+
+/** n rounded up to a multiple of 4 (rows of im2col padded so that the matrix products load 4-vectors). */
+function roundUp4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+/**
+ * Each group's weight as [G, OC/G, rows]: its K taps, then its bias (when given) as the column that meets
+ * im2col's row of ones, then zero columns. Just a view when nothing is appended.
+ */
+function weightRows(weight: Tensor, bias: Tensor | null, G: number, K: number, rows: number): Tensor {
+  const OCg = weight.shape[0] / G;
+  const w = weight.reshape([G, OCg, K]);
+  if (rows === K) return w;
+  const parts = [w];
+  if (bias) parts.push(bias.reshape([G, OCg, 1]));
+  const pad = rows - K - (bias ? 1 : 0);
+  if (pad > 0) parts.push(zeros([G, OCg, pad], { device: weight.device, dtype: weight.dtype }));
+  const out = cat(parts, 2);
+  for (const t of parts) t.dispose();
+  return out;
+}
+
+function convolution(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  opts: Conv2dOptions,
+  userShape: readonly number[],
+): Tensor {
+  const { win, N, H, W, OC, G, K, L } = geometry(x, weight, bias, opts, userShape);
+  const OCg = OC / G;
+  const [OH, OW] = win.out;
+  const out = noGrad(() => {
+    // the bias rides in the product: a row of ones in the columns meets a bias column in the weight
+    const rows = roundUp4(K + (bias ? 1 : 0));
+    const cols = im2colRaw(x, win, { groups: G, rows, ones: bias !== null }); // [N, G·rows, L]
+    const colsG = cols.view([N, G, rows, L]);
+    const w = weightRows(weight, bias, G, K, rows);
+    const y = matmul(w, colsG); // [N, G, OC/G, L]: NCHW as it stands
+    for (const t of [cols, colsG, w]) t.dispose();
+    const y4 = y.view([N, OC, OH, OW]);
+    y.dispose();
+    return y4;
+  });
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record("ConvolutionBackward0", out, inputs, (node) => {
+    // x is needed only for the weight's and bias's gradients (its columns are gathered again), the weight
+    // only for x's
+    const wantBias = bias?.requiresGrad ?? false;
+    const sx = weight.requiresGrad ? node.save(x) : null;
+    const sw = x.requiresGrad ? node.save(weight) : null;
+    return (g) => {
+      const g4 = g.reshape([N, G, OCg, L]);
+      let gx: Tensor | null = null;
+      let gw: Tensor | null = null;
+      let gb: Tensor | null = null;
+      if (sw) {
+        // the columns' gradient, Wᵀ·g per group, folded back onto the pixels; with one group the weight is
+        // padded to a multiple of 4 rows (vector loads) and the extra rows of the result are skipped
+        const rows = G === 1 ? roundUp4(K) : K;
+        const w = weightRows(sw, null, G, K, rows);
+        const wt = w.transpose(1, 2);
+        const gcols = matmul(wt, g4); // [N, G, rows, L]
+        const gc = gcols.reshape([N, G * rows, L]);
+        const taps = rows === K ? gc : gc.narrow(1, 0, K);
+        gx = fold(taps, [H, W], win);
+        for (const t of new Set([w, wt, gcols, gc, taps])) t.dispose();
+      }
+      if (sx) {
+        // grad·colsᵀ per sample, summed over the batch; the row of ones gives the bias's gradient
+        const rows = roundUp4(K + (wantBias ? 1 : 0));
+        const cols = im2colRaw(sx, win, { groups: G, rows, ones: wantBias });
+        const colsG = cols.view([N, G, rows, L]);
+        const ct = colsG.transpose(2, 3);
+        const perSample = matmul(g4, ct); // [N, G, OC/G, rows]
+        const s = perSample.sum(0);
+        const taps = s.narrow(2, 0, K);
+        gw = taps.reshape(weight.shape);
+        if (wantBias) {
+          const col = s.narrow(2, K, 1);
+          gb = col.reshape([OC]);
+          col.dispose();
+        }
+        for (const t of [cols, colsG, ct, perSample, s, taps]) t.dispose();
+      } else if (wantBias) gb = g.sum([0, 2, 3]);
+      g4.dispose();
+      return bias ? [gx, gw, gb] : [gx, gw];
+    };
+  });
+}
