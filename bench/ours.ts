@@ -10,22 +10,30 @@
  * ```
  * @module
  */
-import { gpu, noGrad, randn, type Tensor, tensor } from "../mod.ts";
+import { F, gpu, nn, noGrad, optim, randn, type Tensor, tensor, tidy } from "../mod.ts";
 import {
   CHAIN_LEN,
   chainResult,
+  CNN_MODEL,
+  cnnData,
   countGpuDispatches,
   DEFAULT_MATMUL_SIZES,
+  DEFAULT_STEPS,
   dispatchData,
   dispatchResult,
   intArg,
+  LR,
   matmulSweep,
+  MLP_MODEL,
+  mlpData,
   now,
   parseCli,
   quietStdout,
   round,
   sizeList,
+  stepResult,
   USAGE,
+  WARMUP_STEPS,
 } from "./peers/common.ts";
 
 const emit = quietStdout();
@@ -164,7 +172,88 @@ async function nogradMemory(): Promise<unknown> {
   }];
 }
 
+/** The peers' training step (same data, weights, loss and SGD): steps/s after warm-up, one read at the end. */
+async function trainLoop(
+  model: nn.Sequential,
+  x: Tensor,
+  y: Tensor,
+  mode: string,
+  extra: Record<string, unknown>,
+) {
+  const steps = intArg(cli.arg, DEFAULT_STEPS);
+  const opt = new optim.SGD(model.parameters(), { lr: LR });
+  const step = () => {
+    opt.zeroGrad();
+    const loss = tidy(() => F.crossEntropy(model.forward(x), y));
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  const first = step();
+  const lossFirst = await first.item();
+  first.dispose();
+  for (let i = 1; i < WARMUP_STEPS; i++) step().dispose();
+  await gpu.sync();
+  const d0 = dispatches();
+  const t = now();
+  let loss: Tensor | undefined;
+  for (let i = 0; i < steps; i++) {
+    loss?.dispose();
+    loss = step();
+  }
+  const lossLast = await loss!.item();
+  const total = now() - t;
+  return [stepResult(mode, steps, total, lossFirst, lossLast, {
+    gpu_dispatches_per_step: round((dispatches() - d0) / steps),
+    ...extra,
+  })];
+}
+
+function setWeights(layer: nn.Module, w: Float32Array, shape: number[], b: Float32Array, transpose = false) {
+  const wt = tensor(w, { shape: transpose ? [shape[1], shape[0]] : shape, device });
+  const sd = { weight: transpose ? wt.transpose(0, 1).contiguous() : wt, bias: tensor(b, { device }) };
+  layer.loadStateDict(sd);
+}
+
+async function mlpStep(): Promise<unknown> {
+  const d = mlpData();
+  const l1 = new nn.Linear(784, 256, { device });
+  const l2 = new nn.Linear(256, 10, { device });
+  // the peers keep weights as [in, out]; nn.Linear's are [out, in]
+  setWeights(l1, d.w1, [256, 784], d.b1, true);
+  setWeights(l2, d.w2, [10, 256], d.b2, true);
+  const model = new nn.Sequential(l1, new nn.ReLU(), l2);
+  const x = tensor(d.x, { shape: [d.batch, 784], device });
+  const y = tensor(d.y, { shape: [d.batch, 10], device });
+  return await trainLoop(model, x, y, "eager, optim.SGD", { model: MLP_MODEL });
+}
+
+async function cnnStep(): Promise<unknown> {
+  const d = cnnData();
+  const c1 = new nn.Conv2d(1, 16, 3, { device });
+  const c2 = new nn.Conv2d(16, 32, 3, { device });
+  const fc = new nn.Linear(800, 10, { device });
+  setWeights(c1, d.c1w, [16, 1, 3, 3], d.c1b);
+  setWeights(c2, d.c2w, [32, 16, 3, 3], d.c2b);
+  setWeights(fc, d.fw, [10, 800], d.fb, true);
+  const model = new nn.Sequential(
+    c1,
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    c2,
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    fc,
+  );
+  const x = tensor(d.x, { shape: [d.batch, 1, 28, 28], device });
+  const y = tensor(d.y, { shape: [d.batch, 10], device });
+  return await trainLoop(model, x, y, "eager, optim.SGD", { model: CNN_MODEL });
+}
+
 const workloads: Record<string, () => Promise<unknown>> = {
+  "mlp-step": mlpStep,
+  "cnn-step": cnnStep,
   matmul,
   chain,
   dispatch,

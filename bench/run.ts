@@ -29,12 +29,15 @@ const workloads: Record<string, string[]> = {
   chain: ["chain", quick ? "10" : "50"],
   dispatch: ["dispatch", "1000"],
   "nograd-memory": ["nograd-memory"],
+  "mlp-step": ["mlp-step", "20"],
+  "cnn-step": ["cnn-step", "10"],
 };
 
 const libraries: Run[] = [
   { name: "denograd", script: "bench/ours.ts", args: [] },
   { name: "tfjs", script: "bench/peers/tfjs.ts", args: [] },
   { name: "jax-js", script: "bench/peers/jaxjs.ts", args: [] },
+  { name: "jax-js-wasm", script: "bench/peers/jaxjs.ts", args: ["--device", "wasm"] },
 ];
 
 const results: Record<string, unknown>[] = [];
@@ -42,6 +45,8 @@ for (const [workload, args] of Object.entries(workloads)) {
   if (only.length && !only.includes(workload)) continue;
   for (const lib of libraries) {
     if (workload === "nograd-memory" && lib.name !== "denograd") continue;
+    // jax-js's wasm backend (no WebGPU) is a peer for the training steps only
+    if (lib.name === "jax-js-wasm" && !workload.endsWith("-step")) continue;
     const cmd = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", lib.script, ...args, ...lib.args],
       stdout: "piped",
@@ -102,6 +107,21 @@ for (
       rows.push(`| ${r.peer ?? r.library} | ${e.mode ?? ""} | ${fmt(e[key])}${extra} |`);
     }
     if (r.error) rows.push(`| ${r.library} | error | ${String(r.error).slice(0, 80)} |`);
+  }
+  rows.push("");
+}
+for (const w of ["mlp-step", "cnn-step"]) {
+  if (!byWorkload(w).length) continue;
+  rows.push(`| ${w} | mode | steps/s | loss first → last |`, "| --- | --- | ---: | --- |");
+  for (const r of byWorkload(w)) {
+    for (const e of (r.results ?? []) as Record<string, unknown>[]) {
+      rows.push(
+        `| ${r.peer ?? r.library} | ${e.mode ?? ""} | ${
+          fmt(e.steps_per_s)
+        } | ${e.loss_first} → ${e.loss_last} |`,
+      );
+    }
+    if (r.error || r.skipped) rows.push(`| ${r.library} | ${r.error ? "error" : "skipped"} | — | |`);
   }
   rows.push("");
 }
