@@ -218,7 +218,7 @@ deviceTest("display: tensor mime bundles", async (t, device) => {
       (await mimeBundle(zeros([0, 3], { device })))["text/plain"],
       `Tensor[0, 3] float32 ${device} empty`,
     );
-    const gone = tensor([1, 2], { device });
+    const gone = tensor([1.5, 2], { device });
     gone.dispose();
     const b = await mimeBundle(gone);
     assert.equal(b["text/plain"], `Tensor[2] float32 ${device} disposed`);
@@ -261,7 +261,7 @@ Deno.test("display: statistics, layouts and formatting", async (t) => {
     assert.deepEqual([s.n, s.finite, s.min, s.max, s.nan, s.posInf, s.negInf], [10, 8, 2, 9, 1, 0, 1]);
     assertClose(s.mean, 5);
     assertClose(s.std, Math.sqrt(32 / 7));
-    assert.deepEqual(s.histogram, [4, 2, 1, 1]); // bins of width 1.75 from 2
+    assert.deepEqual(s.histogram, [1, 5, 1, 1]); // bins of width 1.75 from 2: [2, 3.75), [3.75, 5.5), ...
     const ints = tensorStats(new Int32Array([0, 1, 1, 3]), 24, true);
     assert.deepEqual(ints.histogram, [1, 2, 0, 1], "one bin per integer");
     const none = tensorStats(new Float32Array([NaN]));
@@ -407,8 +407,14 @@ Deno.test({
     });
 
     await t.step("groups, log scale and smoothing in the spec", async () => {
-      const plot = new LivePlot({ jupyter: null, groups: [["loss", "val"]], logY: ["loss"], smoothing: 0.5 });
-      await plot.add({ step: 0, loss: 0, val: 10, acc: 0.1 }).catch(() => {});
+      const plot = new LivePlot({
+        jupyter: new RecordingSink(),
+        svgFallback: false,
+        groups: [["loss", "val"]],
+        logY: ["loss"],
+        smoothing: 0.5,
+      });
+      await plot.add({ step: 0, loss: 0, val: 10, acc: 0.1 });
       const spec = plot.spec() as unknown as {
         data: { values: { series: string; smoothed: number | null }[] };
         vconcat: {
@@ -700,6 +706,14 @@ deviceTest("display: model summary", async (t, device) => {
 
   await t.step("errors", () => {
     assertThrowsMessage(() => summary({} as unknown as nn.Module, [1]), /summary: expected an nn\.Module/);
-    assertThrowsMessage(() => summary(build(), [2, 5]), /.+/);
+    const model = build();
+    assertThrowsMessage(
+      () => summary(model, [2, 5]),
+      /input of shape \[2, 5\] does not match weight of shape \[8, 4\]/,
+    );
+    assert.ok(
+      [...model.modules()].every((m) => !Object.hasOwn(m, "forward") && m.training),
+      "restored after a throw",
+    );
   });
 });

@@ -18,7 +18,7 @@ import { tensorBundle } from "./tensor_display.ts";
  * ```ts
  * import { mimeBundle, tensor } from "../../mod.ts";
  * const b = await mimeBundle(tensor([1, 2, 3]));
- * b["text/plain"]; // "Tensor[3] float32 cpu n=3 x∈[1, 3] μ=2 σ=1 [1, 2, 3]"
+ * b["text/plain"]; // "Tensor[3] int32 cpu n=3 x∈[1, 3] μ=2 σ=1 [1, 2, 3]"
  * ```
  */
 export async function mimeBundle(x: unknown): Promise<MimeBundle> {

@@ -236,7 +236,7 @@ export class GraphView {
  * const b = tensor([0.5], { requiresGrad: true });
  * const loss = w.mul(3).add(b).square().sum();
  * const g = await drawGraph(loss, { params: { w, b } }); // ends a notebook cell: shows the SVG
- * console.log(g.toString()); // autograd graph: 5 ops, 2 leaves, 2 saved tensors
+ * console.log(g.toString()); // autograd graph: 4 ops, 2 leaves, 3 saved tensors
  * ```
  */
 export async function drawGraph(root: Tensor, opts: GraphOptions = {}): Promise<GraphView> {

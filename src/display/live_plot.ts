@@ -249,7 +249,7 @@ export class LivePlot {
         title: panel.join(", "),
         scale: log ? { type: "log" } : { zero: false },
       });
-      const x = { field: "step", type: "quantitative", title: "step" };
+      const x = { field: "step", type: "quantitative", title: "step", scale: { nice: false } };
       const color = {
         field: "series",
         type: "nominal",

@@ -122,6 +122,7 @@ export class ProgressBar implements Disposable {
     this.#plainFraction = opts.plainFraction ?? 0.25;
     this.#barWidth = opts.barWidth ?? 20;
     this.displayId = newDisplayId("progress");
+    this.#lastDraw = this.#start;
     this.#draw(false);
   }
 

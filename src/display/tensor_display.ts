@@ -93,7 +93,7 @@ function statsText(s: TensorStats, isBool: boolean): string {
  * import { tensor } from "../../mod.ts";
  * import { tensorLine } from "./tensor_display.ts";
  * const t = tensor([1, 2, 3]);
- * tensorLine(t, await t.data()); // "Tensor[3] float32 cpu n=3 x∈[1, 3] μ=2 σ=1 [1, 2, 3]"
+ * tensorLine(t, await t.data()); // "Tensor[3] int32 cpu n=3 x∈[1, 3] μ=2 σ=1 [1, 2, 3]"
  * ```
  */
 export function tensorLine(t: Tensor, data: TypedArray | null, stats?: TensorStats): string {
@@ -135,7 +135,7 @@ const red = (text: string) =>
  * ```ts
  * import { tensor } from "../../mod.ts";
  * import { tensorBundle } from "./tensor_display.ts";
- * const b = await tensorBundle(tensor([[1, -2], [3, 4]]));
+ * const b = await tensorBundle(tensor([[1, -2], [3, 4]], { dtype: "float32" }));
  * console.log(b["text/plain"]); // Tensor[2, 2] float32 cpu n=4 x∈[-2, 4] μ=1.5 σ=2.646 [[1, -2], [3, 4]]
  * ```
  */

@@ -68,7 +68,9 @@ function flattenNested(
 ): void {
   if (Array.isArray(data)) {
     if (out.length > 0 && depth >= shape.length) {
-      throw new RangeError(`tensor: ragged nested array at index [${path.join(", ")}]: expected a number, got an array`);
+      throw new RangeError(
+        `tensor: ragged nested array at index [${path.join(", ")}]: expected a number, got an array`,
+      );
     }
     if (shape.length === depth) shape.push(data.length);
     else if (shape[depth] !== data.length) {
