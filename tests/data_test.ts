@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { arange, data, gpu, manualSeed, rand, randn, type Tensor, tensor } from "../mod.ts";
 import { assertClose, assertRejectsMessage, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { DEVICES } from "./helpers/devices.ts";
+import { settledInUse } from "./helpers/memory.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -401,10 +402,10 @@ Deno.test({
       }
     };
     await run(); // warm-up: scalar constants and pools
-    const before = gpu.memory().inUse;
+    const before = await settledInUse();
     await run();
     await run();
-    assert.equal(gpu.memory().inUse, before);
+    assert.equal(await settledInUse(), before);
   },
 });
 

@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { gpu, noGrad, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
 import { assertRejectsMessage, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { webgpuTest } from "./helpers/devices.ts";
+import { settledInUse } from "./helpers/memory.ts";
 
 const device = "webgpu";
 
 /** In-use bytes once queued work has finished. */
-async function inUse(): Promise<number> {
-  await gpu.sync();
-  return gpu.memory().inUse;
+function inUse(): Promise<number> {
+  return settledInUse();
 }
 
 /**

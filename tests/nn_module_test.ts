@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { F, gpu, manualSeed, nn, noGrad, ones, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
 import { assertClose, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { devices, fixtures, testOpts } from "./helpers/nn_fixtures.ts";
+import { settledInUse } from "./helpers/memory.ts";
 
 const hasGpu = devices.includes("webgpu");
 
@@ -456,7 +457,7 @@ for (const device of devices) {
       m.zeroGrad();
       losses.push(await loss.item());
       loss.dispose();
-      if (device === "webgpu") inUse.push(gpu.memory().inUse);
+      if (device === "webgpu") inUse.push(await settledInUse());
     }
     assert.ok(losses[7] < losses[0] - 0.05, `loss falls: ${losses.map((l) => l.toFixed(3)).join(" ")}`);
     if (device === "webgpu") assert.equal(inUse[7], inUse[2], `memory in use is flat: ${inUse.join(" ")}`);

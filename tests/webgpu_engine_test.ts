@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { gpu, randn, tensor, tidy, zeros } from "../mod.ts";
 import { assertRejectsMessage, assertThrowsMessage } from "./helpers/assert_close.ts";
+import { settledInUse } from "./helpers/memory.ts";
 
 const hasGpu = await gpu.isAvailable();
 const opts = { ignore: !hasGpu, sanitizeResources: false, sanitizeOps: false };
@@ -64,7 +65,7 @@ Deno.test(
 );
 
 Deno.test("webgpu: disposing returns bytes to the pool and a view keeps its base alive", opts, async () => {
-  const before = gpu.memory().inUse;
+  const before = await settledInUse();
   const a = zeros([1024], { device: "webgpu" });
   assert.ok(gpu.memory().inUse >= before + 4096);
   const v = a.narrow(0, 0, 10);
