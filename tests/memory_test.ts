@@ -4,7 +4,7 @@
  * a view keeps its base alive, and a disposed tensor refuses to be used.
  */
 import assert from "node:assert/strict";
-import { gpu, noGrad, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import { F, gpu, nn, noGrad, optim, randint, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
 import { assertRejectsMessage, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { webgpuTest } from "./helpers/devices.ts";
 import { settledInUse } from "./helpers/memory.ts";
@@ -212,4 +212,35 @@ webgpuTest('memory: a disposed tensor throws "used after dispose"', async () => 
   t.dispose();
   assertThrowsMessage(() => t.add(1), /tensor used after dispose/);
   await assertRejectsMessage(() => t.data(), /used after dispose/);
+});
+
+Deno.test({
+  name: "memory: 1000 training steps with nn, Adam and cross-entropy keep in-use GPU memory flat",
+  ignore: !(await gpu.isAvailable()),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const model = new nn.Sequential(new nn.Linear(16, 32), new nn.ReLU(), new nn.Linear(32, 4)).to("webgpu");
+    const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
+    const x = randn([32, 16], { device: "webgpu" });
+    const y = randint(0, 4, [32], { device: "webgpu" });
+    const samples: number[] = [];
+    const losses: number[] = [];
+    for (let step = 1; step <= 1000; step++) {
+      opt.zeroGrad();
+      const loss = tidy(() => F.crossEntropy(model.forward(x), y));
+      loss.backward();
+      opt.step();
+      if (step === 1 || step === 1000) losses.push(await loss.item());
+      loss.dispose();
+      if (step === 20 || step === 1000) samples.push(await settledInUse());
+    }
+    assert.equal(
+      samples[1],
+      samples[0],
+      `in use after step 20: ${samples[0]} bytes, after 1000: ${samples[1]}`,
+    );
+    assert.ok(losses[1] < losses[0], `the loss falls: ${losses}`);
+    opt.zeroGrad();
+  },
 });
