@@ -1,6 +1,6 @@
 /** Data loading: datasets, the DataLoader (batching, shuffling, prefetch), transforms, IDX, (Fashion-)MNIST. */
 import assert from "node:assert/strict";
-import { arange, data, gpu, manualSeed, rand, randn, type Tensor, tensor } from "../mod.ts";
+import { arange, data, manualSeed, rand, randn, type Tensor, tensor } from "../mod.ts";
 import { assertClose, assertRejectsMessage, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { DEVICES } from "./helpers/devices.ts";
 import { settledInUse } from "./helpers/memory.ts";

@@ -3,7 +3,7 @@
  * zeroGrad, apply, stateDict/loadStateDict (with their errors), numParameters, dispose and toString.
  */
 import assert from "node:assert/strict";
-import { F, gpu, manualSeed, nn, noGrad, ones, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import { F, manualSeed, nn, noGrad, ones, randn, type Tensor, tensor, tidy, zeros } from "../mod.ts";
 import { assertClose, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { devices, fixtures, testOpts } from "./helpers/nn_fixtures.ts";
 import { settledInUse } from "./helpers/memory.ts";
