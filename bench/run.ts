@@ -70,7 +70,7 @@ for (const [workload, args] of Object.entries(workloads)) {
 
 const date = new Date().toISOString().slice(0, 10);
 await Deno.mkdir("bench/results", { recursive: true });
-const path = `bench/results/${date}${quick ? "-quick" : ""}.json`;
+const path = `bench/results/${date}${only.length ? `-${only.join("-")}` : ""}${quick ? "-quick" : ""}.json`;
 await Deno.writeTextFile(path, results.map((r) => JSON.stringify(r)).join("\n") + "\n");
 
 // ---------------------------------------------------------------- the table
