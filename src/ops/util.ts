@@ -3,13 +3,13 @@
  * cache of scalar constants.
  * @module
  */
-import type { Operand, Storage, View } from "../backend/backend.ts";
+import type { Operand, Storage } from "../backend/backend.ts";
 import { backendFor, type Device } from "../backend/registry.ts";
 import { isGradEnabled } from "../autograd/grad_mode.ts";
 import { type BackwardFn, Node } from "../autograd/node.ts";
 import { nodeOutputs } from "../autograd/engine.ts";
 import type { DType } from "../tensor/dtype.ts";
-import { contiguousStrides, fmtShape } from "../tensor/shape.ts";
+import { fmtShape } from "../tensor/shape.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
 /** The backend operand (storage plus view) of a tensor. */
@@ -26,11 +26,6 @@ export function broadcastOperand(t: Tensor, shape: readonly number[]): Operand {
     return t.shape[j] === 1 && d !== 1 ? 0 : t.strides[j];
   });
   return { storage: t.storage, view: { shape, strides, offset: t.offset } };
-}
-
-/** A contiguous view of `shape`. */
-export function contiguousView(shape: readonly number[]): View {
-  return { shape, strides: contiguousStrides(shape), offset: 0 };
 }
 
 /** Throws PyTorch's error when tensors live on different devices. */

@@ -5,7 +5,7 @@
  */
 import type { Backend, BinaryOp, MemoryInfo, Operand, ReduceOp, Storage, UnaryOp, View } from "../backend.ts";
 import { allocHost, type DType, type TypedArray } from "../../tensor/dtype.ts";
-import { contiguousStrides, fmtShape, numel } from "../../tensor/shape.ts";
+import { numel } from "../../tensor/shape.ts";
 import { BufferPool, type PooledBuffer } from "./buffer_pool.ts";
 import { type Binding, CommandBatch } from "./command_batch.ts";
 import { elementwiseKernel, type KernelLaunch } from "./kernels/elementwise.ts";
@@ -610,14 +610,4 @@ export async function createWebGpuBackend(): Promise<WebGpuBackend | null> {
     },
   });
   return new WebGpuBackend(device, adapter);
-}
-
-/** Formats a view for error messages. */
-export function describeView(v: View): string {
-  return `${fmtShape(v.shape)} strides ${fmtShape(v.strides)}`;
-}
-
-/** Contiguous view of a shape. */
-export function contiguousView(shape: readonly number[]): View {
-  return { shape, strides: contiguousStrides(shape), offset: 0 };
 }
