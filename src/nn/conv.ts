@@ -6,7 +6,7 @@ import { getDefaultDevice, zeros } from "../tensor/creation.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { conv2d } from "./functional/conv.ts";
 import { type IntPair, pair } from "./functional/window.ts";
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.ts";
+import { layerDefaults_ } from "./init.ts";
 import type { LayerOptions } from "./linear.ts";
 import { Module } from "./module.ts";
 
@@ -106,12 +106,7 @@ export class Conv2d extends Module {
 
   /** Draws fresh initial values (PyTorch's `reset_parameters`). */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound);
-    }
+    layerDefaults_(this.weight, this.bias);
   }
 
   /** The convolution of `x` ([N, C, H, W] or [C, H, W]). */

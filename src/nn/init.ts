@@ -267,3 +267,24 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const std = gain * Math.sqrt(2 / (fanIn + fanOut));
   return fill("xavierNormal_", t, normalValues(0, std));
 }
+
+/**
+ * PyTorch's default initialisation of `Linear` and `ConvNd` layers (their `reset_parameters`): kaiming-uniform
+ * weights with `a = √5`, and a bias uniform in ±1/√fan_in. In place.
+ *
+ * @example
+ * ```ts
+ * import { nn, zeros } from "../../mod.ts";
+ * const w = zeros([4, 3]);
+ * const b = zeros([4]);
+ * nn.init.layerDefaults_(w, b); // b is now uniform in ±1/√3 (fan_in = 3)
+ * ```
+ */
+export function layerDefaults_(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const [fanIn] = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -bound, bound);
+  }
+}

@@ -6,7 +6,7 @@ import { getDefaultDevice, zeros } from "../tensor/creation.ts";
 import type { DType } from "../tensor/dtype.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { Device } from "../backend/registry.ts";
-import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from "./init.ts";
+import { layerDefaults_ } from "./init.ts";
 import { linear } from "./functional/linear.ts";
 import { Module } from "./module.ts";
 
@@ -58,12 +58,7 @@ export class Linear extends Module {
 
   /** Draws fresh initial values (PyTorch's `reset_parameters`). */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(this.bias, -bound, bound);
-    }
+    layerDefaults_(this.weight, this.bias);
   }
 
   /** `x·weightᵀ + bias` over the last dim of `x`. */
