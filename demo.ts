@@ -142,6 +142,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   const acc = (await correct!.item()) / test.length;
   (correct as Tensor | null)?.dispose();
   curve[curve.length - 1].acc = acc;
+  await plot.add({ step, testAccuracy: acc });
   const secs = (performance.now() - t0) / 1000;
   console.log(
     `\repoch ${epoch}/${epochs}  loss ${curve[curve.length - 1].loss.toFixed(4)}  test accuracy ${
