@@ -17,33 +17,15 @@ function checkModule(where: string, m: unknown, key: string): Module {
 }
 
 /**
- * Modules applied one after another, PyTorch's `nn.Sequential`. Children are named "0", "1", ... (or by the
- * keys of an object), so state-dict keys match PyTorch's (`"0.weight"`). Intermediate results are disposed
- * as soon as the next layer has used them.
- *
- * @example
- * ```ts
- * import { nn, randn } from "../../mod.ts";
- * const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
- * const y = model.forward(randn([3, 4])); // shape [3, 2]
- * const named = new nn.Sequential({ fc: new nn.Linear(4, 2), act: new nn.Tanh() }); // keys "fc.weight", ...
- * ```
+ * What {@linkcode Sequential} and {@linkcode ModuleList} share: an ordered list of registered child modules
+ * with `length`, `at`, `append` (named by position) and iteration.
  */
-export class Sequential extends Module {
+export abstract class ModuleSequence extends Module {
   #items: Module[] = [];
 
-  constructor(...modules: Module[] | [Record<string, Module>]) {
-    super();
-    const first = modules[0] as unknown;
-    if (modules.length === 1 && first !== null && typeof first === "object" && !(first instanceof Module)) {
-      for (const [k, m] of Object.entries(first as Record<string, Module>)) {
-        this.#items.push(this.registerModule(k, checkModule("Sequential", m, `"${k}"`)));
-      }
-    } else {
-      (modules as Module[]).forEach((m, i) =>
-        this.#items.push(this.registerModule(String(i), checkModule("Sequential", m, `${i}`)))
-      );
-    }
+  /** Registers `m` under `name` and appends it. */
+  protected push(name: string, m: unknown, where: string, key: string): void {
+    this.#items.push(this.registerModule(name, checkModule(where, m, key)));
   }
 
   /** The number of modules. */
@@ -56,16 +38,16 @@ export class Sequential extends Module {
     const list = this.#items;
     const i = index < 0 ? index + list.length : index;
     if (!Number.isInteger(i) || i < 0 || i >= list.length) {
-      throw new RangeError(`Sequential.at: index ${index} is out of range for ${list.length} modules`);
+      throw new RangeError(
+        `${this.constructor.name}.at: index ${index} is out of range for ${list.length} modules`,
+      );
     }
     return list[i];
   }
 
   /** Adds a module at the end, named by its position. Returns this. */
   append(m: Module): this {
-    this.#items.push(
-      this.registerModule(String(this.#items.length), checkModule("Sequential.append", m, "to append")),
-    );
+    this.push(String(this.#items.length), m, `${this.constructor.name}.append`, "to append");
     return this;
   }
 
@@ -73,11 +55,38 @@ export class Sequential extends Module {
   [Symbol.iterator](): Iterator<Module> {
     return this.#items[Symbol.iterator]();
   }
+}
+
+/**
+ * Modules applied one after another, PyTorch's `nn.Sequential`. Children are named "0", "1", ... (or by the
+ * keys of an object), so state-dict keys match PyTorch's (`"0.weight"`). Intermediate results are disposed
+ * as soon as the next layer has used them.
+ *
+ * @example
+ * ```ts
+ * import { nn, randn } from "../../mod.ts";
+ * const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
+ * const y = model.forward(randn([3, 4])); // shape [3, 2]
+ * const named = new nn.Sequential({ fc: new nn.Linear(4, 2), act: new nn.Tanh() }); // keys "fc.weight", ...
+ * ```
+ */
+export class Sequential extends ModuleSequence {
+  constructor(...modules: Module[] | [Record<string, Module>]) {
+    super();
+    const first = modules[0] as unknown;
+    if (modules.length === 1 && first !== null && typeof first === "object" && !(first instanceof Module)) {
+      for (const [k, m] of Object.entries(first as Record<string, Module>)) {
+        this.push(k, m, "Sequential", `"${k}"`);
+      }
+    } else {
+      (modules as Module[]).forEach((m, i) => this.push(String(i), m, "Sequential", `${i}`));
+    }
+  }
 
   /** Applies each module to the previous one's output. */
   forward(x: Tensor): Tensor {
     let cur = x;
-    for (const m of this.#items) {
+    for (const m of this) {
       const next = (m as TensorModule).forward(cur);
       if (cur !== x && cur !== next) cur.dispose();
       cur = next;
@@ -103,46 +112,16 @@ export class Sequential extends Module {
  * new Deep().forward(randn([2, 4]));
  * ```
  */
-export class ModuleList extends Module {
-  #items: Module[] = [];
-
+export class ModuleList extends ModuleSequence {
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.append(m);
-  }
-
-  /** The number of modules. */
-  get length(): number {
-    return this.#items.length;
-  }
-
-  /** The module at `index` (negative counts from the end). */
-  at(index: number): Module {
-    const list = this.#items;
-    const i = index < 0 ? index + list.length : index;
-    if (!Number.isInteger(i) || i < 0 || i >= list.length) {
-      throw new RangeError(`ModuleList.at: index ${index} is out of range for ${list.length} modules`);
-    }
-    return list[i];
-  }
-
-  /** Adds a module at the end. Returns this. */
-  append(m: Module): this {
-    this.#items.push(
-      this.registerModule(String(this.#items.length), checkModule("ModuleList.append", m, "to append")),
-    );
-    return this;
   }
 
   /** Adds modules at the end. Returns this. */
   extend(modules: Iterable<Module>): this {
     for (const m of modules) this.append(m);
     return this;
-  }
-
-  /** The modules in order. */
-  [Symbol.iterator](): Iterator<Module> {
-    return this.#items[Symbol.iterator]();
   }
 
   /** A ModuleList has no forward: iterate over it in the parent's forward. */

@@ -15,7 +15,7 @@ export type { LoadStateDictOptions, LoadStateDictResult, StateDict, StateDictOpt
 export { Identity, Linear } from "./linear.ts";
 export type { LayerOptions, LinearOptions } from "./linear.ts";
 export { GELU, LeakyReLU, LeakyRelu, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh } from "./activation.ts";
-export { ModuleList, Sequential } from "./container.ts";
+export { ModuleList, ModuleSequence, Sequential } from "./container.ts";
 export type { TensorModule } from "./container.ts";
 export * as init from "./init.ts";
 export * as functional from "./functional/mod.ts";
