@@ -20,7 +20,7 @@ export type { NestedArray, TensorLike, ToTarget } from "./src/tensor/tensor.ts";
 export type { DType, TypedArray } from "./src/tensor/dtype.ts";
 export type { Backend, BinaryOp, Operand, ReduceOp, Storage, UnaryOp, View } from "./src/backend/backend.ts";
 export type { Im2colLayout, Pool2d, Window2d } from "./src/backend/backend.ts";
-export type { BackwardFn } from "./src/autograd/node.ts";
+export type { BackwardFn, PostAccumulateGradHook, RemovableHandle } from "./src/autograd/node.ts";
 export type { Trackable } from "./src/tensor/scope.ts";
 export type { Device } from "./src/backend/registry.ts";
 export {
@@ -51,6 +51,8 @@ export type { GradcheckOptions } from "./src/autograd/functional.ts";
 export { where } from "./src/ops/compare.ts";
 export { cat, stack } from "./src/ops/join.ts";
 export { gpu } from "./src/backend/gpu.ts";
+export { Profile, profile } from "./src/profiler/profile.ts";
+export type { ProfileMemory, ProfileOptions, ProfileRow } from "./src/profiler/profile.ts";
 export * as nn from "./src/nn/mod.ts";
 export * as F from "./src/nn/functional/mod.ts";
 export * as optim from "./src/optim/mod.ts";
@@ -63,7 +65,17 @@ export type {
 } from "./src/backend/backend.ts";
 export * as data from "./src/data/mod.ts";
 export * as io from "./src/io/mod.ts";
-export type { AdapterInfo, EngineStats, Gpu, MemoryInfo } from "./src/backend/gpu.ts";
+export * as parallel from "./src/parallel/mod.ts";
+export * as distributed from "./src/distributed/mod.ts";
+export * as amp from "./src/amp/mod.ts";
+export type {
+  AdapterInfo,
+  DeviceInfo,
+  DevicesOptions,
+  EngineStats,
+  Gpu,
+  MemoryInfo,
+} from "./src/backend/gpu.ts";
 export * from "./src/display/mod.ts";
 import { installDisplayHooks } from "./src/display/install.ts";
 installDisplayHooks(); // tensors that end a deno jupyter cell show their summary card

@@ -20,6 +20,7 @@ import {
   tidy,
   where,
 } from "../mod.ts";
+import type { Device } from "../mod.ts";
 import { assertClose, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { forEachDevice, type TestDevice } from "./helpers/devices.ts";
 
@@ -419,9 +420,9 @@ const leaf = (device: TestDevice, data: number[] | number[][] | number[][][]) =>
 const X = (d: TestDevice) => leaf(d, [[0.3, -0.7, 1.1], [0.9, -0.2, 0.4]]);
 /** A positive 2x3 input for log, sqrt, pow... */
 const P = (d: TestDevice) => leaf(d, [[0.3, 0.7, 1.1], [0.9, 1.2, 0.4]]);
-const idx = (d: TestDevice, data: number[] | number[][]) =>
+const idx = (d: Device, data: number[] | number[][]) =>
   tensor(data as number[], { device: d, dtype: "int32" });
-const consts = (d: TestDevice, data: number[] | number[][]) => tensor(data as number[], { device: d });
+const consts = (d: Device, data: number[] | number[][]) => tensor(data as number[], { device: d });
 
 const gradcheckCases: GradcheckCase[] = [
   { name: "tanh", fn: (a) => a.tanh(), inputs: (d) => [X(d)], webgpu: true },

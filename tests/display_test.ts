@@ -675,8 +675,8 @@ deviceTest("display: model summary", async (t, device) => {
       activationBytes: (128 + 128 + 32 + 32) * 4,
     });
     const text = s.toString();
-    assert.match(text, /^└─Sequential \(2\) {3}\[16, 2\] {13}--$/m);
-    assert.match(text, /^ {2}├─Linear \(0\) {5}\[16, 2\] {13}18$/m);
+    assert.match(text, /^└─Sequential \(2\) {3}\[16, 2\] {13}-- {10}--$/m);
+    assert.match(text, /^ {2}├─Linear \(0\) {5}\[16, 2\] {13}18 {9}256$/m);
     assert.match(text, /^Total params {21}: 58$/m);
     const html =
       (s as unknown as Record<symbol, () => MimeBundle>)[Symbol.for("Jupyter.display")]()["text/html"];
@@ -694,7 +694,7 @@ deviceTest("display: model summary", async (t, device) => {
     assert.deepEqual(s.rows.map((r) => r.name), ["", "0", "1", "2"]);
     assert.match(
       s.toString(),
-      /^└─Sequential \(2\) {3}\[3, 2\] {14}18$/m,
+      /^└─Sequential \(2\) {3}\[3, 2\] {14}18 {10}48$/m,
       "a collapsed container shows its total",
     );
     assert.ok([...model.modules()].every((m) => m.training), "training flags restored");

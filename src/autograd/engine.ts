@@ -8,6 +8,7 @@ import { fmtShape } from "../tensor/shape.ts";
 import { keep } from "../tensor/scope.ts";
 import type { Node } from "./node.ts";
 import { setGradEnabled } from "./grad_mode.ts";
+import { resumeAutocast, suspendAutocast } from "./autocast_mode.ts";
 
 /** Options of a backward pass. */
 export interface BackwardOptions {
@@ -52,7 +53,22 @@ export function runBackward(
   const pending = new Map<Node, Tensor>();
   const captured = new Map<Tensor, Tensor>();
   const captureSet = new Set(capture ?? []);
+  // leaves with post-accumulate hooks: each fires once every node that can send its leaf a gradient has run
+  const hooked = new Map<Tensor, number>();
+  const received = new Set<Tensor>();
+  const firePostHooks = (t: Tensor) => {
+    for (const hook of [...t.accumulateGrad().postHooks]) hook(t);
+  };
+  const settle = (node: Node) => {
+    for (const inp of node.inputs) {
+      const left = inp ? hooked.get(inp) : undefined;
+      if (!left) continue;
+      hooked.set(inp!, left - 1);
+      if (left === 1 && received.delete(inp!)) firePostHooks(inp!);
+    }
+  };
   const prevMode = setGradEnabled(opts.createGraph ?? false);
+  const prevAutocast = suspendAutocast(); // backward ops are not autocast, as in PyTorch
   const add = (a: Tensor | undefined, b: Tensor): Tensor => {
     if (!a) return b;
     const s = a.add(b);
@@ -73,6 +89,7 @@ export function runBackward(
       pending.set(t.gradFn, add(pending.get(t.gradFn), g));
     } else if (!capture) {
       t.accumulate(g);
+      if (t.accumulateGrad().postHooks.length) received.add(t);
     } else g.dispose();
   };
   try {
@@ -86,9 +103,22 @@ export function runBackward(
       deliver(out, grads[k]);
       if (out.gradFn) roots.push(out.gradFn);
     });
-    for (const node of topoOrder(roots)) {
+    const order = topoOrder(roots);
+    if (!capture) {
+      for (const node of order) {
+        for (const inp of node.inputs) {
+          if (inp && !inp.gradFn && inp.requiresGrad && inp.accumulateGrad().postHooks.length) {
+            hooked.set(inp, (hooked.get(inp) ?? 0) + 1);
+          }
+        }
+      }
+    }
+    for (const node of order) {
       const g = pending.get(node);
-      if (!g) continue;
+      if (!g) {
+        settle(node);
+        continue;
+      }
       pending.delete(node);
       const gi = node.apply(g);
       const owner = nodeOutputs.get(node)?.deref();
@@ -110,10 +140,13 @@ export function runBackward(
       });
       g.dispose();
       if (!opts.retainGraph) node.release();
+      settle(node);
     }
+    for (const t of received) firePostHooks(t); // leaves that were outputs themselves
   } finally {
     for (const g of pending.values()) g.dispose();
     setGradEnabled(prevMode);
+    resumeAutocast(prevAutocast);
   }
   return (capture ?? []).map((t) => {
     const g = captured.get(t);

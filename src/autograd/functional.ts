@@ -82,7 +82,7 @@ export async function gradcheck(
   const project = async (): Promise<number> => {
     const o = noGrad(() => fn(...inputs));
     const d = await o.data();
-    o.dispose();
+    if (!inputs.includes(o)) o.dispose(); // fn may return an input itself (an identity)
     let s = 0;
     for (let i = 0; i < n; i++) s += Number(d[i]) * v[i];
     return s;
@@ -118,6 +118,6 @@ export async function gradcheck(
     g?.dispose();
   }
   vt.dispose();
-  out.dispose();
+  if (!inputs.includes(out)) out.dispose();
   return true;
 }

@@ -8,12 +8,48 @@ import { keep } from "../tensor/scope.ts";
 /** The gradient function a node applies: output gradient in, one gradient per input out. */
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
 
+/** A hook called with a leaf tensor once its `.grad` holds this backward pass's whole gradient. */
+export type PostAccumulateGradHook = (variable: Tensor) => void;
+
+/** What registering a hook returns: `remove()` unregisters it. */
+export interface RemovableHandle {
+  /** Unregisters the hook. */
+  remove(): void;
+}
+
 /** The leaf end of the graph: gradients arriving here accumulate into `variable.grad`. */
 export class AccumulateGrad {
   /** Always "AccumulateGrad", as in PyTorch. */
   readonly name = "AccumulateGrad";
+  /** Hooks run after the gradient of a backward pass has been accumulated (see `registerPostHook`). */
+  readonly postHooks: PostAccumulateGradHook[] = [];
   /** The leaf tensor whose `.grad` this node accumulates into. */
   constructor(readonly variable: Tensor) {}
+
+  /**
+   * Registers `hook` to run once per backward pass, after every gradient that pass sends to this leaf has
+   * been added into `variable.grad` (PyTorch's `register_post_accumulate_grad_hook`). DistributedDataParallel
+   * uses it to start reducing a bucket of gradients as soon as backward has produced them.
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "../../mod.ts";
+   * const w = tensor([1, 2], { requiresGrad: true });
+   * const handle = w.accumulateGrad().registerPostHook((p) => console.log("grad ready", p.grad!.shape));
+   * w.mul(w).sum().backward(); // logs once
+   * handle.remove();
+   * ```
+   */
+  registerPostHook(hook: PostAccumulateGradHook): RemovableHandle {
+    if (typeof hook !== "function") throw new TypeError("registerPostHook: the hook must be a function");
+    this.postHooks.push(hook);
+    return {
+      remove: () => {
+        const i = this.postHooks.indexOf(hook);
+        if (i >= 0) this.postHooks.splice(i, 1);
+      },
+    };
+  }
 }
 
 /**

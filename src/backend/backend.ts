@@ -186,6 +186,12 @@ export interface AdamRule extends OptimizerRuleBase {
   readonly stepSize: number;
   /** √(1 - β2^step), computed on the host. */
   readonly biasCorrection2Sqrt: number;
+  /**
+   * The step count t these corrections were computed for. With a `skip` operand (see
+   * `Backend.optimizerStep`) the kernel recomputes both corrections on the device for t minus the skipped
+   * steps the operand holds, as PyTorch's fused Adam does with `found_inf`.
+   */
+  readonly step?: number;
 }
 
 /**
@@ -286,11 +292,42 @@ export interface Backend {
    */
   pool2dBackward(grad: Operand, indices: Operand | null, inShape: readonly number[], pool: Pool2d): Storage;
   /**
+   * Depthwise convolution: x [N, C, H, W] and weight [C·M, 1, KH, KW] (any strides; M ≥ 1 the channel
+   * multiplier), bias [C·M] or null → contiguous [N, C·M, OH, OW] of x's dtype, output channel o filtering
+   * input channel ⌊o/M⌋: out[n, o, oh, ow] = bias[o] + Σ_{kh,kw} w[o, 0, kh, kw]·x[n, ⌊o/M⌋, ih, iw] at the
+   * window's taps (padding reads 0).
+   */
+  depthwiseConv2d(x: Operand, weight: Operand, bias: Operand | null, win: Window2d): Storage;
+  /**
+   * The input's gradient of depthwiseConv2d: grad [N, C·M, OH, OW] and weight [C·M, 1, KH, KW] (any
+   * strides) → contiguous `inShape` [N, C, H, W], each pixel summing w·grad over the windows that read it.
+   */
+  depthwiseConv2dBackwardInput(
+    grad: Operand,
+    weight: Operand,
+    inShape: readonly number[],
+    win: Window2d,
+  ): Storage;
+  /**
+   * The weight's gradient of depthwiseConv2d: grad [N, C·M, OH, OW] and x [N, C, H, W] (any strides) →
+   * contiguous [C·M, 1, KH, KW], each tap the sum of grad·x over the batch and the output positions.
+   */
+  depthwiseConv2dBackwardWeight(grad: Operand, x: Operand, win: Window2d): Storage;
+  /**
    * One fused optimizer update, in place: `param` (contiguous, any offset) and the `state` storages (of the
    * param's dtype, at least its size, in the order the rule's docs give) are updated from `grad`
    * (contiguous, of param's size and dtype, not param's storage). Allocates nothing and never waits.
+   * `skip`, a float32 storage [foundInf, skippedSteps] (a `GradScaler`'s), makes the update conditional on
+   * the device: nothing changes where foundInf ≠ 0, and Adam's bias corrections use `rule.step` minus
+   * skippedSteps, so that no value is read back to decide.
    */
-  optimizerStep(rule: OptimizerRule, param: Operand, grad: Operand, state: readonly Storage[]): void;
+  optimizerStep(
+    rule: OptimizerRule,
+    param: Operand,
+    grad: Operand,
+    state: readonly Storage[],
+    skip?: Storage,
+  ): void;
 
   /** Submits queued work without waiting (a no-op on the CPU). */
   flush(): void;

@@ -6,6 +6,8 @@
 import { Tensor } from "../tensor/tensor.ts";
 import { JUPYTER_DISPLAY, type MimeBundle } from "./jupyter.ts";
 import { tensorBundle } from "./tensor_display.ts";
+import { Profile } from "../profiler/profile.ts";
+import { profileBundle } from "./profile_display.ts";
 
 /**
  * Gives `Tensor` a `[Symbol.for("Jupyter.display")]` method that reads the tensor (a GPU tensor waits for
@@ -24,6 +26,15 @@ export function installDisplayHooks(): void {
   Object.defineProperty(proto, JUPYTER_DISPLAY, {
     value: function (this: Tensor): Promise<MimeBundle> {
       return tensorBundle(this);
+    },
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  // a profile that ends a cell shows its table and bar chart
+  Object.defineProperty(Profile.prototype, JUPYTER_DISPLAY, {
+    value: function (this: Profile): Promise<MimeBundle> {
+      return profileBundle(this);
     },
     writable: true,
     configurable: true,

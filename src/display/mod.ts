@@ -32,3 +32,5 @@ export { ModelSummary, summary } from "./summary.ts";
 export type { SummaryModel, SummaryOptions, SummaryRow } from "./summary.ts";
 export type { DisplayMessageOptions, JupyterSink, MimeBundle } from "./jupyter.ts";
 export type { VegaLiteSpec } from "./vega.ts";
+export { Chart, profileBundle, profileChart, profileSpec } from "./profile_display.ts";
+export type { ProfileChartOptions } from "./profile_display.ts";

@@ -1,6 +1,7 @@
 /**
  * `summary(model, inputShape)`, like torchinfo: the layer tree with each layer's output shape for a given
- * input, parameter counts (trainable and not), and the memory of parameters and activations.
+ * input, parameter counts (trainable and not), multiply-adds (Linear and Conv2d, grouped convolutions
+ * counted per group), and the memory of parameters and activations.
  * @module
  */
 import type { Device } from "../backend/registry.ts";
@@ -11,6 +12,8 @@ import { getRngState, setRngState } from "../tensor/random.ts";
 import { tidy } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { Module } from "../nn/module.ts";
+import { Conv2d } from "../nn/conv.ts";
+import { Linear } from "../nn/linear.ts";
 import { escapeHtml, fmtBytes, fmtCount, MONO } from "./format.ts";
 import { JUPYTER_DISPLAY, type MimeBundle } from "./jupyter.ts";
 
@@ -60,6 +63,22 @@ export interface SummaryRow {
   isLeaf: boolean;
   /** Bytes of the module's outputs (counted for leaves only, in the activation total). */
   outputBytes: number;
+  /** Multiply-adds of the module and everything under it for this input, over all its calls (Linear and Conv2d layers; bias additions not counted). */
+  multAdds: number;
+}
+
+/**
+ * Multiply-adds of one call of a layer that produced `out`: Linear, out elements · inFeatures; Conv2d, out
+ * elements · (inChannels/groups)·kH·kW (a grouped or depthwise convolution multiplies only within its group).
+ * Bias additions are not counted (torchinfo's convention); other layers count 0.
+ */
+function multAddsOf(m: unknown, out: Tensor): number {
+  if (m instanceof Conv2d) {
+    const [, cg, kh, kw] = m.weight.shape;
+    return out.size * cg * kh * kw;
+  }
+  if (m instanceof Linear) return out.size * m.weight.shape[1];
+  return 0;
 }
 
 function tensorsIn(v: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
@@ -110,14 +129,28 @@ export class ModelSummary {
     return r.ownParams ? fmtCount(r.ownParams) : "--";
   }
 
+  #multAddsCell(r: SummaryRow, maxDepth: number): string {
+    return (r.isLeaf || r.depth === maxDepth) && r.multAdds ? fmtCount(r.multAdds) : "--";
+  }
+
+  /** Multiply-adds of the whole model for this input (Linear and Conv2d layers). */
+  get multAdds(): number {
+    return this.rows.length ? this.rows[0].multAdds : 0;
+  }
+
   #table(): { head: string[]; body: string[][]; depth: number[] } {
     const maxDepth = Math.max(...this.rows.map((r) => r.depth));
     const body = this.rows.map((r) => [
       r.depth === 0 ? `${r.type}` : `${r.type} (${r.name.split(".").pop()})`,
       shapeText(r.outputShapes) + (r.calls > 1 ? ` ×${r.calls}` : ""),
       this.#paramCell(r, maxDepth),
+      this.#multAddsCell(r, maxDepth),
     ]);
-    return { head: ["Layer (type)", "Output shape", "Param #"], body, depth: this.rows.map((r) => r.depth) };
+    return {
+      head: ["Layer (type)", "Output shape", "Param #", "Mult-adds"],
+      body,
+      depth: this.rows.map((r) => r.depth),
+    };
   }
 
   /** The footer lines: counts and memory. */
@@ -127,6 +160,7 @@ export class ModelSummary {
       ["Total params", fmtCount(t.params)],
       ["Trainable params", fmtCount(t.trainable)],
       ["Non-trainable params", fmtCount(t.nonTrainable)],
+      ["Total mult-adds", fmtCount(this.multAdds)],
       ["Input size", fmtBytes(t.inputBytes)],
       ["Activations (forward, all layers)", fmtBytes(t.activationBytes)],
       ["Params + buffers size", fmtBytes(t.paramBytes + t.bufferBytes)],
@@ -161,10 +195,12 @@ export class ModelSummary {
     const w0 = Math.max(head[0].length, ...first.map((s) => s.length));
     const w1 = Math.max(head[1].length, ...body.map((r) => r[1].length));
     const w2 = Math.max(head[2].length, ...body.map((r) => r[2].length));
-    const line = "=".repeat(w0 + w1 + w2 + 6);
-    const fmt = (a: string, b: string, c: string) => `${a.padEnd(w0)}   ${b.padEnd(w1)}   ${c.padStart(w2)}`;
-    const out = [line, fmt(head[0], head[1], head[2]), line];
-    body.forEach((r, i) => out.push(fmt(first[i], r[1], r[2])));
+    const w3 = Math.max(head[3].length, ...body.map((r) => r[3].length));
+    const line = "=".repeat(w0 + w1 + w2 + w3 + 9);
+    const fmt = (a: string, b: string, c: string, d: string) =>
+      `${a.padEnd(w0)}   ${b.padEnd(w1)}   ${c.padStart(w2)}   ${d.padStart(w3)}`;
+    const out = [line, fmt(head[0], head[1], head[2], head[3]), line];
+    body.forEach((r, i) => out.push(fmt(first[i], r[1], r[2], r[3])));
     out.push(line);
     const f = this.footer();
     const fw = Math.max(...f.map(([k]) => k.length));
@@ -185,15 +221,18 @@ export class ModelSummary {
         escapeHtml(tree[i] + r[0])
       }</td><td style="text-align:left;padding:1px 10px">${
         escapeHtml(r[1])
-      }</td><td style="text-align:right;padding:1px 10px">${escapeHtml(r[2])}</td></tr>`;
+      }</td><td style="text-align:right;padding:1px 10px">${escapeHtml(r[2])}</td>` +
+        `<td style="text-align:right;padding:1px 10px">${escapeHtml(r[3])}</td></tr>`;
     }).join("");
     const foot = this.footer().map(([k, v]) =>
-      `<tr><td style="text-align:left;padding:1px 10px" colspan="2">${escapeHtml(k)}</td>` +
+      `<tr><td style="text-align:left;padding:1px 10px" colspan="3">${escapeHtml(k)}</td>` +
       `<td style="text-align:right;padding:1px 10px">${escapeHtml(v)}</td></tr>`
     ).join("");
     const html = `<table class="denograd-summary" style="${MONO};font-size:12px;border-collapse:collapse">` +
       `<caption style="text-align:left;padding:2px 10px">input [${this.inputShape.join(", ")}]</caption>` +
-      `<thead><tr>${th(head[0])}${th(head[1])}${th(head[2], "right")}</tr></thead><tbody>${rows}</tbody>` +
+      `<thead><tr>${th(head[0])}${th(head[1])}${th(head[2], "right")}${
+        th(head[3], "right")
+      }</tr></thead><tbody>${rows}</tbody>` +
       `<tbody style="border-top:1px solid #999">${foot}</tbody></table>`;
     return { "text/plain": this.toString(), "text/html": html };
   }
@@ -223,7 +262,7 @@ export function summary(
   }
   const maxDepth = opts.depth ?? 3;
   const modules = [...model.namedModules()];
-  const records = new Map<Module, { shapes: number[][]; bytes: number; calls: number }>();
+  const records = new Map<Module, { shapes: number[][]; bytes: number; calls: number; multAdds: number }>();
   const restore: (() => void)[] = [];
   for (const [, m] of modules) {
     const self = m as unknown as { forward: (...a: unknown[]) => unknown };
@@ -233,13 +272,17 @@ export function summary(
     self.forward = function (this: unknown, ...args: unknown[]) {
       const out = orig.apply(this, args);
       const rec = records.get(m);
-      if (rec) rec.calls++;
-      else {
+      const multAdds = out instanceof Tensor ? multAddsOf(m, out) : 0;
+      if (rec) {
+        rec.calls++;
+        rec.multAdds += multAdds;
+      } else {
         const ts = tensorsIn(out);
         records.set(m, {
           shapes: ts.map((t) => [...t.shape]),
           bytes: ts.reduce((s, t) => s + t.size * hostBytes(t.dtype), 0),
           calls: 1,
+          multAdds,
         });
       }
       return out;
@@ -293,6 +336,17 @@ export function summary(
 
   const rows: SummaryRow[] = [];
   let activationBytes = 0;
+  // a module's multiply-adds: its own (a leaf layer's) plus its descendants'
+  const multAddsUnder = new Map<string, number>();
+  for (const [name, m] of modules) {
+    const own = records.get(m)?.multAdds ?? 0;
+    if (!own) continue;
+    const parts = name === "" ? [] : name.split(".");
+    for (let k = 0; k <= parts.length; k++) {
+      const prefix = parts.slice(0, k).join(".");
+      multAddsUnder.set(prefix, (multAddsUnder.get(prefix) ?? 0) + own);
+    }
+  }
   for (const [name, m] of modules) {
     const depth = name === "" ? 0 : name.split(".").length;
     const rec = records.get(m);
@@ -311,6 +365,7 @@ export function summary(
       totalParams: m.numParameters(),
       isLeaf,
       outputBytes: rec ? rec.bytes : 0,
+      multAdds: multAddsUnder.get(name) ?? 0,
     });
   }
   let paramBytes = 0;

@@ -232,47 +232,87 @@ function parseHeader(bytes: Uint8Array, name: string): {
   if (pos !== dataLen) {
     fail(
       `bytes ${dataStart + pos}..${bytes.length} at the end of the file belong to no tensor ` +
-        `(the tensors cover ${pos} of the ${dataLen} data bytes)`,
+        `(file offset ${dataStart + pos} onwards; the tensors cover ${pos} of the ${dataLen} data bytes)`,
     );
   }
   return { entries, metadata, dataStart };
+}
+
+/**
+ * The reader's allocation record: every host buffer {@linkcode deserialize} creates for tensor data goes
+ * through {@linkcode hostBuffer}, which refuses a buffer larger than 4 bytes per byte of the entry's data in
+ * the file (the widest conversion, U8/I8 to int32) and records the largest one. Internal: the fuzz test
+ * (tests/safetensors_fuzz_test.ts) checks that no buffer exceeds what the file's own bytes justify.
+ */
+export const readerAllocations: { largest: number; total: number } = { largest: 0, total: 0 };
+
+/** The element types the reader creates. */
+type HostArrayType =
+  | Float32ArrayConstructor
+  | Float16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint8ArrayConstructor;
+
+/**
+ * The one place the reader allocates tensor data: a zeroed array of `n` elements for entry `e`, whose
+ * `e.end - e.begin` bytes are present in the file (parseHeader checked them against the file's length).
+ */
+function hostBuffer<C extends HostArrayType>(Type: C, n: number, e: Entry): InstanceType<C> {
+  const bytes = n * Type.BYTES_PER_ELEMENT;
+  if (bytes > 4 * (e.end - e.begin)) {
+    // unreachable after parseHeader's checks; guards the invariant the fuzz test measures
+    throw new SafetensorsError(
+      `tensor "${e.name}": refusing a ${bytes}-byte buffer for ${e.end - e.begin} bytes of data`,
+    );
+  }
+  readerAllocations.largest = Math.max(readerAllocations.largest, bytes);
+  readerAllocations.total += bytes;
+  return new Type(n) as InstanceType<C>;
 }
 
 /** Decodes one validated entry's bytes into our host representation. */
 function decode(e: Entry, raw: Uint8Array, fileOffset: number, name: string): HostTensor {
   const n = e.shape.reduce((a, b) => a * b, 1);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const copy = () => raw.slice().buffer; // an aligned copy
   const loads = DTYPES[e.dtype].loads;
   let data: TypedArray;
   switch (e.dtype) {
-    case "F32":
-      data = LITTLE_ENDIAN
-        ? new Float32Array(copy())
-        : Float32Array.from({ length: n }, (_, i) => view.getFloat32(i * 4, true));
+    case "F32": {
+      const out = hostBuffer(Float32Array, n, e);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(raw);
+      else for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+      data = out;
       break;
-    case "I32":
-      data = LITTLE_ENDIAN
-        ? new Int32Array(copy())
-        : Int32Array.from({ length: n }, (_, i) => view.getInt32(i * 4, true));
+    }
+    case "I32": {
+      const out = hostBuffer(Int32Array, n, e);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(raw);
+      else for (let i = 0; i < n; i++) out[i] = view.getInt32(i * 4, true);
+      data = out;
       break;
-    case "F16":
-      data = LITTLE_ENDIAN
-        ? new Float16Array(copy())
-        : Float16Array.from({ length: n }, (_, i) => view.getFloat16(i * 2, true));
+    }
+    case "F16": {
+      const out = hostBuffer(Float16Array, n, e);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(raw);
+      else for (let i = 0; i < n; i++) out[i] = view.getFloat16(i * 2, true);
+      data = out;
       break;
+    }
     case "BF16": {
-      const out = new Float32Array(n);
+      const out = hostBuffer(Float32Array, n, e);
       const bits = new Uint32Array(out.buffer);
       for (let i = 0; i < n; i++) bits[i] = view.getUint16(i * 2, true) << 16;
       data = out;
       break;
     }
-    case "F64":
-      data = Float32Array.from({ length: n }, (_, i) => view.getFloat64(i * 8, true));
+    case "F64": {
+      const out = hostBuffer(Float32Array, n, e);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
+      data = out;
       break;
+    }
     case "I64": {
-      const out = new Int32Array(n);
+      const out = hostBuffer(Int32Array, n, e);
       for (let i = 0; i < n; i++) {
         const v = view.getBigInt64(i * 8, true);
         if (v < -2147483648n || v > 2147483647n) {
@@ -288,18 +328,30 @@ function decode(e: Entry, raw: Uint8Array, fileOffset: number, name: string): Ho
       data = out;
       break;
     }
-    case "I16":
-      data = Int32Array.from({ length: n }, (_, i) => view.getInt16(i * 2, true));
+    case "I16": {
+      const out = hostBuffer(Int32Array, n, e);
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
+      data = out;
       break;
-    case "I8":
-      data = Int32Array.from({ length: n }, (_, i) => view.getInt8(i));
+    }
+    case "I8": {
+      const out = hostBuffer(Int32Array, n, e);
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+      data = out;
       break;
-    case "U8":
-      data = Int32Array.from(raw);
+    }
+    case "U8": {
+      const out = hostBuffer(Int32Array, n, e);
+      out.set(raw);
+      data = out;
       break;
-    case "BOOL":
-      data = Uint8Array.from(raw, (b) => (b !== 0 ? 1 : 0));
+    }
+    case "BOOL": {
+      const out = hostBuffer(Uint8Array, n, e);
+      for (let i = 0; i < n; i++) out[i] = raw[i] !== 0 ? 1 : 0;
+      data = out;
       break;
+    }
   }
   return { dtype: loads, shape: [...e.shape], data };
 }

@@ -21,7 +21,28 @@ interface ModuleState {
   kinds: Map<string, Kind>;
   /** Buffers left out of `stateDict()` (`registerBuffer(name, t, { persistent: false })`). */
   nonPersistent: Set<string>;
+  /** Forward pre-hooks by handle id, run in registration order before every `forward` call. */
+  preHooks: Map<number, ForwardPreHook>;
+  /** Whether `forward` was wrapped (once) to run the pre-hooks. */
+  forwardWrapped: boolean;
 }
+
+/**
+ * A function run before a module's `forward` (PyTorch's forward pre-hook): it receives the module and the
+ * arguments, and may return replacement arguments (an array) or nothing to keep them.
+ */
+// deno-lint-ignore no-explicit-any
+export type ForwardPreHook = (module: Module, args: any[]) => unknown[] | void;
+
+/** What {@linkcode Module.registerForwardPreHook} returns: `remove()` unregisters the hook. */
+export interface RemovableHandle {
+  /** The hook's id, unique within the process. */
+  readonly id: number;
+  /** Unregisters the hook (calling it again does nothing). */
+  remove(): void;
+}
+
+let nextHookId = 1;
 
 const states = new WeakMap<object, ModuleState>();
 
@@ -102,7 +123,12 @@ export abstract class Module {
   training = true;
 
   constructor() {
-    const state: ModuleState = { kinds: new Map(), nonPersistent: new Set() };
+    const state: ModuleState = {
+      kinds: new Map(),
+      nonPersistent: new Set(),
+      preHooks: new Map(),
+      forwardWrapped: false,
+    };
     // Fields assigned after super() (class fields and `this.x = ...`) go through the proxy's
     // defineProperty trap, which registers modules and parameters by name in assignment order. Methods run
     // with `this` bound to the proxy, so Module itself has no #private members (subclasses may: theirs are
@@ -237,6 +263,54 @@ export abstract class Module {
     state.kinds.set(name, "module");
     (this as Record<string, unknown>)[name] = m;
     return m;
+  }
+
+  /**
+   * Registers `hook` to run before every call of this module's `forward` (including calls made by a parent,
+   * such as {@linkcode Sequential}), as PyTorch's `register_forward_pre_hook`. The hook gets the module and
+   * the arguments and may return new arguments. Returns a handle whose `remove()` unregisters it. Pruning
+   * (`nn.utils.prune`) uses it to recompute `weight = weight_orig * weight_mask` before each forward.
+   *
+   * @example
+   * ```ts
+   * import { nn, randn } from "../../mod.ts";
+   * const lin = new nn.Linear(3, 2);
+   * let calls = 0;
+   * const handle = lin.registerForwardPreHook(() => {
+   *   calls++;
+   * });
+   * lin.forward(randn([4, 3])); // calls === 1
+   * handle.remove();
+   * lin.forward(randn([4, 3])); // calls is still 1
+   * ```
+   */
+  registerForwardPreHook(hook: ForwardPreHook): RemovableHandle {
+    if (typeof hook !== "function") {
+      throw new TypeError(`registerForwardPreHook: expected a function, got ${describe(hook)}`);
+    }
+    const state = stateOf(this);
+    const hooks = state.preHooks;
+    if (!state.forwardWrapped) {
+      state.forwardWrapped = true;
+      // `forward` is the subclass's method: an own property on the instance wraps it once, so every caller
+      // (a parent module's forward included) runs the hooks; with no hooks left it only forwards the call.
+      const inner = (this as unknown as { forward: (...a: unknown[]) => unknown }).forward;
+      Object.defineProperty(this, "forward", {
+        value: function (this: Module, ...args: unknown[]) {
+          for (const h of [...hooks.values()]) {
+            const out = h(this, args);
+            if (out !== undefined) args = Array.isArray(out) ? out : [out];
+          }
+          return inner.apply(this, args);
+        },
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    }
+    const id = nextHookId++;
+    hooks.set(id, hook);
+    return { id, remove: () => void hooks.delete(id) };
   }
 
   // ---------------------------------------------------------------- traversal
@@ -433,7 +507,7 @@ export abstract class Module {
     const { device, dtype } = splitTarget(target);
     const tensors = allTensors(this);
     if (device) {
-      const remote = tensors.find((t) => t.device !== device && t.device !== "cpu");
+      const remote = device === "cpu" ? tensors.find((t) => t.device !== "cpu") : undefined;
       if (remote) {
         throw new Error(
           `Module.to("${device}"): reading ${remote.device} tensors back waits for the device, so it is async: ` +

@@ -3,6 +3,7 @@
  * @module
  */
 import { backendFor } from "../backend/registry.ts";
+import { zeros } from "../tensor/creation.ts";
 import { promote } from "../tensor/dtype.ts";
 import { fmtShape, normDim, numel } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -23,10 +24,11 @@ import { noGrad } from "../autograd/grad_mode.ts";
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError("cat: expected a non-empty list of tensors");
   const device = sameDevice("cat", ...tensors);
-  // PyTorch lets 1-D empty tensors join anything: they are skipped
+  // PyTorch lets 1-D empty tensors join anything: they are skipped (and get an empty gradient)
   const all = tensors;
-  tensors = tensors.filter((t) => !(t.ndim === 1 && t.size === 0));
-  if (tensors.length === 0) tensors = all.slice(0, 1);
+  let source = all.map((_, i) => i).filter((i) => !(all[i].ndim === 1 && all[i].size === 0));
+  if (source.length === 0) source = [0];
+  tensors = source.map((i) => all[i]);
   const ref = tensors.find((t) => t.ndim > 0 || t.size > 0) ?? tensors[0];
   if (ref.ndim === 0) throw new RangeError("cat: zero-dimensional tensors cannot be concatenated; use stack");
   const d = normDim(dim, ref.ndim, "cat");
@@ -56,13 +58,16 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
       off += t.shape[d];
     }
   });
-  return record(
-    "CatBackward0",
-    out,
-    tensors,
-    () => (g) =>
-      tensors.map((t, k) => (t.requiresGrad ? slice(g, d, offsets[k], offsets[k] + t.shape[d]) : null)),
-  );
+  return record("CatBackward0", out, all, () => (g) => {
+    const grads: (Tensor | null)[] = all.map(() => null);
+    source.forEach((i, k) => {
+      if (all[i].requiresGrad) grads[i] = slice(g, d, offsets[k], offsets[k] + all[i].shape[d]);
+    });
+    all.forEach((t, i) => {
+      if (t.requiresGrad && grads[i] === null) grads[i] = zeros([0], { device, dtype: g.dtype }); // skipped
+    });
+    return grads;
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import { isFloating } from "../tensor/dtype.ts";
 import { broadcastShapes, fmtShape, numel } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { broadcastOperand, record, sameDevice, sameDType, sumToShape, wrap } from "./util.ts";
+import { autocastLowerPrecision } from "../autograd/autocast_mode.ts";
 
 /** A [B, R, C] operand of `t` broadcast to `batch`, or null when its batch dims do not fold into one stride. */
 function batched(t: Tensor, batch: readonly number[]): Operand | null {
@@ -83,10 +84,13 @@ function bmm(a: Tensor, b: Tensor): Tensor {
 
 /**
  * Matrix product with NumPy/PyTorch semantics: a 1-D first operand is a row vector, a 1-D second operand a
- * column vector (both removed from the result), and batch dims broadcast.
+ * column vector (both removed from the result), and batch dims broadcast. Under `amp.autocast` it runs in
+ * float16 (a "lower_precision_fp" op: f16 loads, f32 accumulation).
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   sameDevice("matmul", a, b);
+  const autocast = autocastLowerPrecision("matmul", [a, b] as const, (x, y) => matmul(x, y));
+  if (autocast) return autocast;
   sameDType("matmul", a, b);
   if (!isFloating(a.dtype)) {
     throw new TypeError(`matmul: expected floating point tensors, but got ${a.dtype}; convert with .float()`);

@@ -10,6 +10,7 @@ import { type DType, isFloating } from "../tensor/dtype.ts";
 import { fmtShape, normDim, normDims, numel } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { operand, record, sameDevice, wrap } from "./util.ts";
+import { autocastFp32 } from "../autograd/autocast_mode.ts";
 
 /** The shape of a reduction's result. */
 export function reducedShape(shape: readonly number[], axes: readonly number[], keepdim: boolean): number[] {
@@ -41,6 +42,8 @@ export function expandBack(g: Tensor, shape: readonly number[], axes: readonly n
 
 /** Sum over dims (all when undefined). Integers and bools sum to int32. */
 export function sum(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  const autocast = autocastFp32("sum", [x] as const, (x32) => sum(x32, dim, keepdim));
+  if (autocast) return autocast;
   const axes = normDims(dim, x.ndim, "sum");
   const dt: DType = isFloating(x.dtype) ? x.dtype : "int32";
   const out = reduceRaw("sum", x, axes, keepdim, dt);
@@ -69,6 +72,8 @@ export function mean(x: Tensor, dim?: number | readonly number[], keepdim = fals
 
 /** Product over dims (all when undefined). The gradient is out/x (undefined where x = 0). */
 export function prod(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  const autocast = autocastFp32("prod", [x] as const, (x32) => prod(x32, dim, keepdim));
+  if (autocast) return autocast;
   const axes = normDims(dim, x.ndim, "prod");
   const dt: DType = isFloating(x.dtype) ? x.dtype : "int32";
   const out = reduceRaw("prod", x, axes, keepdim, dt);

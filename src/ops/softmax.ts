@@ -4,6 +4,8 @@
  * @module
  */
 import { setGradEnabled } from "../autograd/grad_mode.ts";
+import { autocastFp32 } from "../autograd/autocast_mode.ts";
+import { zeros } from "../tensor/creation.ts";
 import { isFloating } from "../tensor/dtype.ts";
 import { normDim, normDims } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -29,6 +31,11 @@ function raw<T>(fn: () => T): T {
 
 /** max over axes (keepdim) with infinite maxima replaced by 0, so that x - m never makes NaN. */
 function safeMax(x: Tensor, axes: number[]): Tensor {
+  if (axes.some((a) => x.shape[a] === 0)) {
+    // an empty reduction has nothing to shift (softmax is empty, logSumExp is log 0 = -inf): the CPU
+    // backend refuses a max over an empty dim, so no max is taken
+    return zeros(x.shape.map((d, i) => (axes.includes(i) ? 1 : d)), { device: x.device, dtype: x.dtype });
+  }
   const m = reduceRaw("max", x, axes, true, x.dtype);
   const inf = m.isinf();
   const r = where(inf, 0, m);
@@ -39,6 +46,8 @@ function safeMax(x: Tensor, axes: number[]): Tensor {
 
 /** log Σ exp(x) over `dim`. */
 export function logSumExp(x: Tensor, dim: number | readonly number[], keepdim = false): Tensor {
+  const autocast = autocastFp32("logSumExp", [x] as const, (x32) => logSumExp(x32, dim, keepdim));
+  if (autocast) return autocast;
   checkFloat("logSumExp", x);
   const axes = normDims(dim, x.ndim, "logSumExp");
   const out = raw(() => {
@@ -79,6 +88,8 @@ export function logSumExp(x: Tensor, dim: number | readonly number[], keepdim = 
 
 /** softmax along `dim`: exp(x - max) / Σ exp(x - max). */
 export function softmax(x: Tensor, dim: number): Tensor {
+  const autocast = autocastFp32("softmax", [x] as const, (x32) => softmax(x32, dim));
+  if (autocast) return autocast;
   checkFloat("softmax", x);
   const d = normDim(dim, x.ndim, "softmax");
   const out = raw(() => {
@@ -111,6 +122,8 @@ export function softmax(x: Tensor, dim: number): Tensor {
 
 /** log-softmax along `dim`: x - max - log Σ exp(x - max). */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
+  const autocast = autocastFp32("logSoftmax", [x] as const, (x32) => logSoftmax(x32, dim));
+  if (autocast) return autocast;
   checkFloat("logSoftmax", x);
   const d = normDim(dim, x.ndim, "logSoftmax");
   const out = raw(() => {

@@ -118,6 +118,7 @@ export class Adam extends Optimizer<AdamParamGroup> {
       amsgrad: g.amsgrad,
       stepSize: g.lr / (1 - beta1 ** step),
       biasCorrection2Sqrt: Math.sqrt(1 - beta2 ** step),
+      step,
     }, tensors);
   }
 }

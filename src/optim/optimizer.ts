@@ -135,6 +135,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> implements Di
   readonly paramGroups: G[] = [];
   /** The per-parameter state (PyTorch's `optimizer.state`), created at each parameter's first step. */
   readonly state: Map<Tensor, ParamState> = new Map();
+  #skip: Tensor | null = null;
 
   /** Builds the groups from `params`, each group's options falling back to `defaults`. */
   protected constructor(params: ParamsInput, defaults: GroupOptions<G>) {
@@ -310,6 +311,47 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> implements Di
     return loss;
   }
 
+  /**
+   * `step()` made conditional on the device, for `amp.GradScaler.step`: `skip` is a float32 tensor
+   * [foundInf, skippedSteps] on the parameters' device; every fused update does nothing where foundInf ≠ 0,
+   * and Adam's bias corrections count the steps taken (its host `step` counts calls, skipped or not), so
+   * the decision never reads the device.
+   *
+   * @example
+   * ```ts
+   * import { optim, tensor } from "../../mod.ts";
+   * const w = tensor([1, 2], { requiresGrad: true });
+   * const opt = new optim.SGD([w], { lr: 0.1 });
+   * w.sum().backward();
+   * opt.stepUnlessFoundInf(tensor([1, 0])); // foundInf = 1: w is unchanged
+   * ```
+   */
+  stepUnlessFoundInf(skip: Tensor): void {
+    skip.checkLive(`${this.name}.stepUnlessFoundInf`);
+    if (skip.dtype !== "float32" || skip.size !== 2 || !skip.isContiguous() || skip.offset !== 0) {
+      throw new TypeError(
+        `${this.name}.stepUnlessFoundInf: expected a contiguous float32 tensor [foundInf, skippedSteps] ` +
+          `at offset 0, ` +
+          `got ${skip.toString()}`,
+      );
+    }
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (p.grad !== null && p.device !== skip.device) {
+          throw new Error(
+            `${this.name}.stepUnlessFoundInf: the flag is on ${skip.device} but a parameter is on ${p.device}`,
+          );
+        }
+      }
+    }
+    this.#skip = skip;
+    try {
+      this.step();
+    } finally {
+      this.#skip = null;
+    }
+  }
+
   #checkGrad(p: Tensor, g: Tensor, i: number): void {
     p.checkLive(`${this.name}.step (parameter ${i})`);
     if (g.isDisposed) {
@@ -376,6 +418,7 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> implements Di
         { storage: x.storage, view: x.layout },
         { storage: g.storage, view: g.layout },
         state.map((s) => s.storage),
+        this.#skip?.storage,
       );
       if (!direct) param.copy_(x);
     } finally {

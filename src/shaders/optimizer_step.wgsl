@@ -30,6 +30,7 @@ struct Params {
   decay: f32,      // AdamW: 1 - lr * wd
   alpha: f32,      // RMSprop: smoothing constant
   one_minus_alpha: f32,
+  step: f32,       // Adam: the step count t, when SKIP (the corrections are recomputed for t - skipped)
 }
 @group(0) @binding({{PARAM_BINDING}}) var<uniform> p: Params;
 
@@ -40,6 +41,15 @@ const NESTEROV: bool = {{NESTEROV}};
 const DECOUPLED: bool = {{DECOUPLED}};
 const AMSGRAD: bool = {{AMSGRAD}};
 const CENTERED: bool = {{CENTERED}};
+// A GradScaler's flag buffer `skip` = [foundInf, skippedSteps] is bound: the update does nothing when
+// foundInf != 0, and Adam's bias corrections count only the steps taken (PyTorch's fused Adam with found_inf).
+const SKIP: bool = {{SKIP}};
+
+// beta^t, 0 for beta = 0 (log2(0) is undefined in WGSL)
+fn pow_beta(beta: f32, t: f32) -> f32 {
+  if (beta <= 0.0) { return 0.0; }
+  return exp2(t * log2(beta));
+}
 
 // One element: the parameter x and its state values in fixed slots (unbound slots hold 0 and are dropped).
 // SGD: s0 momentum_buffer. Adam: s0 exp_avg, s1 exp_avg_sq, s2 max_exp_avg_sq.
@@ -74,8 +84,15 @@ fn adam(e0: Elem, grad: f32) -> Elem {
     e.s2 = dg_max(e.s2, e.s1);
     v = e.s2;
   }
-  let denom = sqrt(v) / p.bc2_sqrt + p.eps;
-  e.x = e.x - p.step_size * (e.s0 / denom);
+  var step_size = p.step_size;
+  var bc2_sqrt = p.bc2_sqrt;
+  if (SKIP) {
+    let t = p.step - skip[1];
+    step_size = p.lr / (1.0 - pow_beta(p.beta1, t));
+    bc2_sqrt = sqrt(1.0 - pow_beta(p.beta2, t));
+  }
+  let denom = sqrt(v) / bc2_sqrt + p.eps;
+  e.x = e.x - step_size * (e.s0 / denom);
   return e;
 }
 
@@ -106,6 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * {{WG}}u + lid;
   if (i >= p.n) { return; }
+  if (SKIP && skip[0] != 0.0) { return; }
   var g = f32(grad[p.g_off + i]);
   if (MAXIMIZE) { g = -g; }
 {{LOAD}}

@@ -128,7 +128,7 @@ export class Tensor implements Disposable {
     return this.#dtype;
   }
 
-  /** Where the data lives: "cpu" or "webgpu". */
+  /** Where the data lives: "cpu", "webgpu" (WebGPU device 0) or "webgpu:N". */
   get device(): Device {
     return this.#device;
   }
@@ -388,7 +388,9 @@ export class Tensor implements Disposable {
 
   /**
    * This tensor on another device and/or with another dtype (itself when nothing changes). Uploads never
-   * wait; a WebGPU tensor is read back with `await t.cpu()`.
+   * wait; a WebGPU tensor is read back with `await t.cpu()`. Between WebGPU devices (`"webgpu"`,
+   * `"webgpu:1"`...) the copy returns at once too (the target device holds its later work until the data
+   * has arrived) and is differentiable: the gradient flows back to this tensor's device.
    */
   to(target: ToTarget): Tensor {
     let device: Device = this.device;

@@ -17,6 +17,11 @@ import { where } from "./where.ts";
 import type { Im2colLayout, Pool2d, Window2d } from "../backend.ts";
 import { col2im, im2col } from "./im2col.ts";
 import { pool2d, pool2dBackward } from "./pool2d.ts";
+import {
+  depthwiseConv2d,
+  depthwiseConv2dBackwardInput,
+  depthwiseConv2dBackwardWeight,
+} from "./depthwise_conv2d.ts";
 import type { OptimizerRule } from "../backend.ts";
 import { optimizerStep } from "./optimizer_step.ts";
 
@@ -195,8 +200,37 @@ export class CpuBackend implements Backend {
     return this.#adopt(h.dtype, pool2dBackward(h, indices ? this.#host(indices) : null, inShape, pool));
   }
 
+  /** Depthwise convolution of x [N, C, H, W] by weight [C·M, 1, KH, KW] (see `depthwise_conv2d.ts`). */
+  depthwiseConv2d(x: Operand, weight: Operand, bias: Operand | null, win: Window2d): CpuStorage {
+    const h = this.#host(x);
+    return this.#adopt(h.dtype, depthwiseConv2d(h, this.#host(weight), bias ? this.#host(bias) : null, win));
+  }
+
+  /** The input's gradient of depthwiseConv2d into a contiguous `inShape`. */
+  depthwiseConv2dBackwardInput(
+    grad: Operand,
+    weight: Operand,
+    inShape: readonly number[],
+    win: Window2d,
+  ): CpuStorage {
+    const h = this.#host(grad);
+    return this.#adopt(h.dtype, depthwiseConv2dBackwardInput(h, this.#host(weight), inShape, win));
+  }
+
+  /** The weight's gradient of depthwiseConv2d: contiguous [C·M, 1, KH, KW]. */
+  depthwiseConv2dBackwardWeight(grad: Operand, x: Operand, win: Window2d): CpuStorage {
+    const h = this.#host(x);
+    return this.#adopt(h.dtype, depthwiseConv2dBackwardWeight(this.#host(grad), h, win));
+  }
+
   /** One fused optimizer update of `param` and its `state`, in place (see `optimizer_step.ts`). */
-  optimizerStep(rule: OptimizerRule, param: Operand, grad: Operand, state: readonly Storage[]): void {
+  optimizerStep(
+    rule: OptimizerRule,
+    param: Operand,
+    grad: Operand,
+    state: readonly Storage[],
+    skip?: Storage,
+  ): void {
     const x = this.#storage(param.storage);
     const g = this.#storage(grad.storage);
     optimizerStep(
@@ -205,6 +239,7 @@ export class CpuBackend implements Backend {
       { data: x.data, offset: param.view.offset },
       { data: g.data, offset: grad.view.offset },
       state.map((s) => this.#storage(s).data),
+      skip ? this.#storage(skip).data : undefined,
     );
   }
 

@@ -17,7 +17,9 @@ export interface HostSpan {
 
 /**
  * Applies `rule` to the `n` elements of `param` in place, reading `grad` and updating `state` (whole arrays
- * of at least `n` elements, in the order the rule defines: see {@linkcode OptimizerRule}).
+ * of at least `n` elements, in the order the rule defines: see {@linkcode OptimizerRule}). With `skip`
+ * ([foundInf, skippedSteps], a `GradScaler`'s), nothing changes when foundInf ≠ 0, and Adam's bias
+ * corrections are computed for `rule.step` minus skippedSteps.
  *
  * @example
  * ```ts ignore
@@ -34,7 +36,9 @@ export function optimizerStep(
   param: HostSpan,
   grad: HostSpan,
   state: readonly TypedArray[],
+  skip?: TypedArray,
 ): void {
+  if (skip && skip[0] !== 0) return;
   const x = param.data, xo = param.offset;
   const gd = grad.data, go = grad.offset;
   const sign = rule.maximize ? -1 : 1;
@@ -57,7 +61,13 @@ export function optimizerStep(
       return;
     }
     case "adam": {
-      const { lr, weightDecay: wd, beta1, beta2, eps, stepSize, biasCorrection2Sqrt } = rule;
+      const { lr, weightDecay: wd, beta1, beta2, eps } = rule;
+      let { stepSize, biasCorrection2Sqrt } = rule;
+      if (skip && rule.step !== undefined) {
+        const t = rule.step - skip[1];
+        stepSize = lr / (1 - beta1 ** t);
+        biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** t);
+      }
       const decay = rule.decoupledWeightDecay ? 1 - lr * wd : 1;
       const coupled = !rule.decoupledWeightDecay && wd !== 0;
       const [m, v, vmax] = state;

@@ -31,6 +31,10 @@ export class BufferPool {
   #allocated = 0;
   #inUse = 0;
   #peak = 0;
+  /** Buffers whose creation ran out of memory: destroyed on release instead of pooled. */
+  readonly #failed = new WeakSet<GPUBuffer>();
+  /** Called (asynchronously) when creating a buffer ran out of memory. */
+  onOutOfMemory: ((what: string, bytes: number, driverMessage: string) => void) | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -48,7 +52,13 @@ export class BufferPool {
     }
     let buf = this.#free.get(cls)?.pop();
     if (!buf) {
+      this.device.pushErrorScope("out-of-memory");
       const buffer = this.device.createBuffer({ size: cls, usage: this.usage, label: what });
+      this.device.popErrorScope().then((err) => {
+        if (!err) return;
+        this.#failed.add(buffer);
+        this.onOutOfMemory?.(what, cls, err.message);
+      }, () => {/* the device is gone: reported by its loss */});
       buf = { buffer, bytes: cls, lastBatch: -1 };
       this.#allocated += cls;
     }
@@ -60,6 +70,11 @@ export class BufferPool {
   /** Gives a buffer back to the pool. */
   release(buf: PooledBuffer): void {
     this.#inUse -= buf.bytes;
+    if (this.#failed.has(buf.buffer)) {
+      buf.buffer.destroy();
+      this.#allocated -= buf.bytes;
+      return;
+    }
     const list = this.#free.get(buf.bytes);
     if (list) list.push(buf);
     else this.#free.set(buf.bytes, [buf]);

@@ -4,6 +4,7 @@
  * @module
  */
 import type { PooledBuffer } from "./buffer_pool.ts";
+import type { DispatchTimer } from "./profiler.ts";
 
 /** Dispatches recorded before a submit is forced (keeps the device busy while JS keeps enqueuing). */
 const MAX_DISPATCHES_PER_SUBMIT = 256;
@@ -43,10 +44,21 @@ export class CommandBatch {
   readonly #offsets = new Uint32Array(1);
   /** Label of the op last recorded, used in error messages. */
   lastLabel = "";
+  /**
+   * Set only while `profile()` runs (see ./profiler.ts): each dispatch then gets its own compute pass with
+   * timestamp writes, resolved at each submit. Null otherwise: dispatches share one pass, at no extra cost.
+   */
+  timer: DispatchTimer | null = null;
   /** Total dispatches recorded since creation. */
   totalDispatches = 0;
   /** Total submits since creation. */
   totalSubmits = 0;
+  /**
+   * Queue operations (submits, buffer writes) held back, in program order, behind an incoming cross-device
+   * copy whose data has not arrived yet (see {@linkcode holdUntil}). Empty in the common case, when every
+   * operation goes to the queue at once.
+   */
+  readonly #held: { run: (() => void) | null }[] = [];
 
   constructor(private readonly device: GPUDevice) {
     this.#slotBytes = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
@@ -153,7 +165,12 @@ export class CommandBatch {
     const slot = this.#slots++;
     this.#arena.set(params, (slot * this.#slotBytes) / 4);
     this.#offsets[0] = slot * this.#slotBytes;
-    const pass = this.#passNow();
+    let pass: GPUComputePassEncoder;
+    if (this.timer) {
+      this.#endPass();
+      const timestampWrites = this.timer.next(label);
+      pass = this.#pass = this.#encoderNow().beginComputePass(timestampWrites ? { timestampWrites } : {});
+    } else pass = this.#passNow();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup, this.#offsets, 0, 1);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
@@ -178,14 +195,98 @@ export class CommandBatch {
   flush(): void {
     if (!this.#encoder) return;
     this.#endPass();
-    if (this.#slots > 0) {
-      this.device.queue.writeBuffer(this.#uniforms, 0, this.#arena, 0, (this.#slots * this.#slotBytes) / 4);
+    const words = (this.#slots * this.#slotBytes) / 4;
+    this.timer?.resolve(this.#encoder);
+    const commands = this.#encoder.finish();
+    if (this.#held.length) {
+      const arena = this.#arena.slice(0, words); // the arena is reused before the held submit runs
+      this.#held.push({
+        run: () => {
+          if (words > 0) this.device.queue.writeBuffer(this.#uniforms, 0, arena, 0, words);
+          this.device.queue.submit([commands]);
+        },
+      });
+    } else {
+      if (words > 0) this.device.queue.writeBuffer(this.#uniforms, 0, this.#arena, 0, words);
+      this.device.queue.submit([commands]);
     }
-    this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = null;
     this.#slots = 0;
     this.#dispatches = 0;
     this.batchId++;
     this.totalSubmits++;
+  }
+
+  /** Whether queue operations are held back behind an incoming cross-device copy. */
+  get held(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /**
+   * Writes `data` into `dst` at `offset` in queue order: at once, or after the held operations. Held data is
+   * copied (the caller may reuse its array).
+   */
+  write(dst: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    if (data.byteLength === 0) return;
+    if (!this.#held.length) {
+      this.device.queue.writeBuffer(
+        dst,
+        offset,
+        data.buffer as ArrayBuffer,
+        data.byteOffset,
+        data.byteLength,
+      );
+      return;
+    }
+    const copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    this.#held.push({ run: () => this.device.queue.writeBuffer(dst, offset, copy) });
+  }
+
+  /**
+   * Holds every later queue operation of this device until `data` arrives, then runs `apply(value)` (which
+   * writes it) in its place in the queue order. Commands recorded before are submitted first. Recording never
+   * waits: the held submits go to the queue, in order, once the data is there. A rejected `data` calls
+   * `failed` instead.
+   */
+  holdUntil<T>(data: Promise<T>, apply: (value: T) => void, failed: (e: Error) => void): void {
+    this.flush();
+    const entry: { run: (() => void) | null } = { run: null };
+    this.#held.push(entry);
+    data.then(
+      (v) => {
+        entry.run = () => apply(v);
+        this.#drain();
+      },
+      (e) => {
+        entry.run = () => failed(e instanceof Error ? e : new Error(String(e)));
+        this.#drain();
+      },
+    );
+  }
+
+  /** Runs `fn` in queue order: now when nothing is held, else after the operations held so far. */
+  afterHeld(fn: () => void): void {
+    if (this.#held.length) this.#held.push({ run: fn });
+    else fn();
+  }
+
+  /** Resolves once every operation held so far has gone to the queue (at once when none is). */
+  submitted(): Promise<void> {
+    if (!this.#held.length) return Promise.resolve();
+    return new Promise((resolve) => this.#held.push({ run: resolve }));
+  }
+
+  /** Called with an error thrown by a held operation when it finally runs (the backend reports it later). */
+  onHeldError: (e: Error) => void = () => {};
+
+  #drain(): void {
+    while (this.#held.length && this.#held[0].run) {
+      const { run } = this.#held.shift()!;
+      try {
+        run!();
+      } catch (e) {
+        this.onHeldError(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
   }
 }

@@ -17,6 +17,11 @@ import { chooseMatmulSpec, matmulDispatch, matmulShader } from "./matmul_kernel.
 import type { Im2colLayout, Pool2d, Window2d } from "../backend.ts";
 import { col2imKernel, im2colKernel } from "./kernels/im2col.ts";
 import { pool2dBackwardKernel, pool2dKernel } from "./kernels/pool2d.ts";
+import {
+  depthwiseConv2dBackwardInputKernel,
+  depthwiseConv2dBackwardWeightKernel,
+  depthwiseConv2dKernel,
+} from "./kernels/depthwise_conv2d.ts";
 import type { OptimizerRule } from "../backend.ts";
 import { optimizerStepKernel } from "./kernels/optimizer_step.ts";
 
@@ -76,6 +81,20 @@ function gpuBytes(d: DType): number {
   return d === "float16" ? 2 : 4;
 }
 
+/** Host data in the layout a GPU buffer of `dtype` holds (bool as u32, f16 padded to 4 bytes). */
+function hostToGpu(dtype: DType, data: TypedArray): ArrayBufferView {
+  if (dtype === "bool") return Uint32Array.from(data as Uint8Array);
+  if (dtype === "float16") {
+    const h = data instanceof Float16Array ? data : Float16Array.from(data as ArrayLike<number>);
+    if (h.length % 2 === 0) return h;
+    const p = new Float16Array(h.length + 1);
+    p.set(h);
+    return p;
+  }
+  if (dtype === "float32") return data instanceof Float32Array ? data : Float32Array.from(data);
+  return data instanceof Int32Array ? data : Int32Array.from(data);
+}
+
 function guessBackend(info: GPUAdapterInfo, features: GPUSupportedFeatures): string {
   let forced: string | undefined;
   try {
@@ -95,7 +114,8 @@ function guessBackend(info: GPUAdapterInfo, features: GPUSupportedFeatures): str
 
 /** The WebGPU implementation of {@linkcode Backend}. */
 export class WebGpuBackend implements Backend {
-  readonly device = "webgpu";
+  /** The device name: "webgpu" for device 0, "webgpu:N" for the others (see `gpu.devices()`). */
+  device = "webgpu";
   readonly supportsF16: boolean;
   readonly info: AdapterInfo;
   readonly pool: BufferPool;
@@ -103,6 +123,8 @@ export class WebGpuBackend implements Backend {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   readonly #errFlag: GPUBuffer;
   readonly #errors: string[] = [];
+  /** Whether an out-of-memory error is pending (the "invalid buffer" errors it causes are dropped). */
+  #oom = false;
   #lost: string | null = null;
   /** Number of pipelines compiled so far. */
   compiled = 0;
@@ -140,12 +162,26 @@ export class WebGpuBackend implements Backend {
     });
     gpu.addEventListener("uncapturederror", (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;
-      const kind = err instanceof GPUOutOfMemoryError ? "out of GPU memory" : "WebGPU error";
       const text = err.message.split("\n").map((l) => l.trim()).filter((l) => l && !/^[│┌─]/.test(l)).join(
         " ",
       );
-      this.#errors.push(`${kind} after op "${this.batch.lastLabel}": ${text.slice(0, 400)}`);
+      if (err instanceof GPUOutOfMemoryError) {
+        this.#errors.push(`out of GPU memory after op "${this.batch.lastLabel}": ${text.slice(0, 300)}`);
+        this.#oom = true;
+      } else if (this.#oom && /invalid/i.test(text)) {
+        // the failed allocation makes every command that used it invalid: one message says it all
+      } else this.#errors.push(`WebGPU error after op "${this.batch.lastLabel}": ${text.slice(0, 400)}`);
     });
+    this.pool.onOutOfMemory = (what, bytes, driver) => {
+      const m = this.pool.memory();
+      this.#errors.push(
+        `out of GPU memory allocating ${bytes} bytes for "${what}" (${m.inUse} bytes in use by tensors, ` +
+          `${m.allocated} allocated): free tensors (dispose, tidy), lower the batch size, or call ` +
+          `gpu.emptyCache()${driver.trim() ? ` [driver: ${driver.split("\n")[0].slice(0, 200)}]` : ""}`,
+      );
+      this.#oom = true;
+    };
+    this.batch.onHeldError = (e) => this.#errors.push(`WebGPU error in a held queue operation: ${e.message}`);
     gpu.lost.then((info) => {
       this.#lost = `${info.reason}${info.message ? `: ${info.message}` : ""}`;
     });
@@ -160,6 +196,7 @@ export class WebGpuBackend implements Backend {
       );
     }
     if (this.#errors.length) {
+      this.#oom = false;
       const msg = this.#errors.splice(0).join("; ");
       throw new Error(msg);
     }
@@ -227,22 +264,28 @@ export class WebGpuBackend implements Backend {
     const buf = s.buf!;
     // A buffer bound by commands not yet submitted must not be overwritten by a queue write.
     if (buf.lastBatch === this.batch.batchId && this.batch.pending) this.batch.flush();
-    let src: ArrayBufferView;
-    if (dtype === "bool") src = Uint32Array.from(data as Uint8Array);
-    else if (dtype === "float16") {
-      const h = data instanceof Float16Array ? data : Float16Array.from(data as ArrayLike<number>);
-      src = h.length % 2
-        ? (() => {
-          const p = new Float16Array(h.length + 1);
-          p.set(h);
-          return p;
-        })()
-        : h;
-    } else if (dtype === "float32") src = data instanceof Float32Array ? data : Float32Array.from(data);
-    else src = data instanceof Int32Array ? data : Int32Array.from(data);
-    if (src.byteLength > 0) {
-      this.gpu.queue.writeBuffer(buf.buffer, 0, src.buffer as ArrayBuffer, src.byteOffset, src.byteLength);
-    }
+    this.batch.write(buf.buffer, 0, hostToGpu(dtype, data));
+    return s;
+  }
+
+  /**
+   * A storage whose data arrives later: the receiving end of a copy from another device, which had to read
+   * its data back first. Returns at once; every later queue operation of this device is held back (recording
+   * goes on) until `data` arrives and is written, so the commands that use the storage see it.
+   */
+  receive(dtype: DType, size: number, data: Promise<TypedArray>): GpuStorage {
+    const s = this.#storage(dtype, size, "to");
+    const buffer = s.buf!.buffer;
+    this.batch.holdUntil(
+      data,
+      (d) => {
+        const src = hostToGpu(dtype, d);
+        if (src.byteLength > 0) {
+          this.gpu.queue.writeBuffer(buffer, 0, src.buffer as ArrayBuffer, src.byteOffset, src.byteLength);
+        }
+      },
+      (e) => this.#errors.push(`a copy from another device to ${this.device} failed: ${e.message}`),
+    );
     return s;
   }
 
@@ -283,6 +326,7 @@ export class WebGpuBackend implements Backend {
     this.batch.clear(this.#errFlag, 0, 16);
     this.batch.flush();
     try {
+      if (this.batch.held) await this.batch.submitted(); // the copy above may be held behind a transfer
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
       staging.destroy();
@@ -319,7 +363,8 @@ export class WebGpuBackend implements Backend {
   unary(op: UnaryOp, x: Operand, outDtype: DType, p0 = 0, p1 = 0): GpuStorage {
     const e = UNARY_EXPR[op](computeType(x.storage.dtype));
     const shape = x.view.shape;
-    const out = this.#storage(outDtype, numel(shape), op);
+    const label = op === "copy" && outDtype !== x.storage.dtype ? "cast" : op; // the profiler's op name
+    const out = this.#storage(outDtype, numel(shape), label);
     const launch = elementwiseKernel({
       label: op,
       shape,
@@ -330,7 +375,7 @@ export class WebGpuBackend implements Backend {
       p0,
       p1,
     });
-    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], op);
+    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], label);
     return out;
   }
 
@@ -377,9 +422,9 @@ export class WebGpuBackend implements Backend {
     const nout = numel(outShape);
     const r = numel(axes.map((d) => x.view.shape[d]));
     if (r > REDUCE_CHUNK) return this.#reduceChunked(op, x, axes, outDtype, nout, r);
-    const out = this.#storage(outDtype, nout, op);
+    const out = this.#storage(outDtype, nout, `reduce.${op}`);
     const launch = reduceKernel(op, x.storage.dtype, x.view, axes, outDtype);
-    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], op);
+    this.#run(launch, [(x.storage as GpuStorage).live, out.buf!], `reduce.${op}`);
     return out;
   }
 
@@ -404,17 +449,17 @@ export class WebGpuBackend implements Backend {
       : outDtype === "float16"
       ? "float32"
       : outDtype;
-    const partial = this.#storage(partialDtype, nout * groups, `${op} (partial)`);
+    const partial = this.#storage(partialDtype, nout * groups, `reduce.${op}`);
     const launch = reduceKernel(op, inDtype, x.view, axes, partialDtype, { chunk: REDUCE_CHUNK, groups });
     const pview = { shape: [nout, groups], strides: [groups, 1], offset: 0 };
     if (!isArg) {
-      this.#run(launch, [(x.storage as GpuStorage).live, partial.buf!], op);
+      this.#run(launch, [(x.storage as GpuStorage).live, partial.buf!], `reduce.${op}`);
       const out = this.reduce(op, { storage: partial, view: pview }, [1], outDtype);
       this.free(partial);
       return out;
     }
-    const indices = this.#storage("int32", nout * groups, `${op} (partial indices)`);
-    this.#run(launch, [(x.storage as GpuStorage).live, partial.buf!, indices.buf!], op, 2);
+    const indices = this.#storage("int32", nout * groups, `reduce.${op}`);
+    this.#run(launch, [(x.storage as GpuStorage).live, partial.buf!, indices.buf!], `reduce.${op}`, 2);
     const bestChunk = this.reduce(op, { storage: partial, view: pview }, [1], "int32");
     const out = this.gather({ storage: indices, view: pview }, 1, {
       storage: bestChunk,
@@ -503,7 +548,7 @@ export class WebGpuBackend implements Backend {
       expr: "a",
       kind: computeType(src.storage.dtype),
     });
-    this.#run(launch, [(src.storage as GpuStorage).live, d.live], "copy");
+    this.#run(launch, [(src.storage as GpuStorage).live, d.live], "copy_");
   }
 
   im2col(x: Operand, win: Window2d, layout?: Im2colLayout): GpuStorage {
@@ -529,11 +574,11 @@ export class WebGpuBackend implements Backend {
     const [N, C] = x.view.shape;
     const size = N * C * pool.out[0] * pool.out[1];
     const dtype = x.storage.dtype;
-    const out = this.#storage(dtype, size, `pool2d ${pool.op}`);
-    const indices = pool.op === "max" ? this.#storage("int32", size, "pool2d max (indices)") : null;
+    const out = this.#storage(dtype, size, `pool2d.${pool.op}`);
+    const indices = pool.op === "max" ? this.#storage("int32", size, "pool2d.max") : null;
     if (size === 0) return { out, indices };
     const bufs = [(x.storage as GpuStorage).live, out.buf!, ...(indices ? [indices.buf!] : [])];
-    this.#run(pool2dKernel(dtype, x.view, pool), bufs, `pool2d ${pool.op}`, indices ? 2 : 1);
+    this.#run(pool2dKernel(dtype, x.view, pool), bufs, `pool2d.${pool.op}`, indices ? 2 : 1);
     return { out, indices };
   }
 
@@ -544,7 +589,7 @@ export class WebGpuBackend implements Backend {
     pool: Pool2d,
   ): GpuStorage {
     const dtype = grad.storage.dtype;
-    const out = this.#storage(dtype, numel(inShape), `pool2d ${pool.op} backward`);
+    const out = this.#storage(dtype, numel(inShape), `pool2d.${pool.op}.backward`);
     if (numel(inShape) === 0) return out;
     const launch = pool2dBackwardKernel(dtype, grad.view, indices?.view ?? null, inShape, pool);
     const bufs = [
@@ -552,17 +597,82 @@ export class WebGpuBackend implements Backend {
       ...(indices ? [(indices.storage as GpuStorage).live] : []),
       out.buf!,
     ];
-    this.#run(launch, bufs, `pool2d ${pool.op} backward`);
+    this.#run(launch, bufs, `pool2d.${pool.op}.backward`);
     return out;
   }
 
-  optimizerStep(rule: OptimizerRule, param: Operand, grad: Operand, state: readonly Storage[]): void {
+  depthwiseConv2d(x: Operand, weight: Operand, bias: Operand | null, win: Window2d): GpuStorage {
+    const dtype = x.storage.dtype;
+    const size = x.view.shape[0] * weight.view.shape[0] * win.out[0] * win.out[1];
+    const out = this.#storage(dtype, size, "depthwiseConv2d");
+    if (size === 0) return out;
+    const launch = depthwiseConv2dKernel(dtype, x.view, weight.view, bias?.view ?? null, win);
+    const bufs = [(x.storage as GpuStorage).live, (weight.storage as GpuStorage).live];
+    if (bias) bufs.push((bias.storage as GpuStorage).live);
+    this.#run(launch, [...bufs, out.buf!], "depthwiseConv2d");
+    return out;
+  }
+
+  depthwiseConv2dBackwardInput(
+    grad: Operand,
+    weight: Operand,
+    inShape: readonly number[],
+    win: Window2d,
+  ): GpuStorage {
+    const dtype = grad.storage.dtype;
+    const out = this.#storage(dtype, numel(inShape), "depthwiseConv2d.backwardInput");
+    if (numel(inShape) === 0) return out;
+    const launch = depthwiseConv2dBackwardInputKernel(dtype, grad.view, weight.view, inShape, win);
+    const bufs = [(grad.storage as GpuStorage).live, (weight.storage as GpuStorage).live, out.buf!];
+    this.#run(launch, bufs, "depthwiseConv2d.backwardInput");
+    return out;
+  }
+
+  depthwiseConv2dBackwardWeight(grad: Operand, x: Operand, win: Window2d): GpuStorage {
+    const dtype = x.storage.dtype;
+    const taps = grad.view.shape[1] * win.kernel[0] * win.kernel[1];
+    const positions = numel(grad.view.shape) === 0 ? 0 : grad.view.shape[0] * win.out[0] * win.out[1];
+    if (positions === 0 || taps === 0) return this.alloc(dtype, taps);
+    const what = "depthwiseConv2d.backwardWeight";
+    // one chunk: the kernel writes the gradient; several: float32 partials summed by a second reduction
+    let launch = depthwiseConv2dBackwardWeightKernel(dtype, dtype, grad.view, x.view, win);
+    const bufs = [(grad.storage as GpuStorage).live, (x.storage as GpuStorage).live];
+    if (launch.chunks === 1) {
+      const out = this.#storage(dtype, taps, what);
+      this.#run(launch, [...bufs, out.buf!], what);
+      return out;
+    }
+    launch = depthwiseConv2dBackwardWeightKernel(dtype, "float32", grad.view, x.view, win);
+    const partial = this.#storage("float32", taps * launch.chunks, what);
+    this.#run(launch, [...bufs, partial.buf!], what);
+    const pview = { shape: [taps, launch.chunks], strides: [launch.chunks, 1], offset: 0 };
+    const out = this.reduce("sum", { storage: partial, view: pview }, [1], dtype);
+    this.free(partial);
+    return out;
+  }
+
+  optimizerStep(
+    rule: OptimizerRule,
+    param: Operand,
+    grad: Operand,
+    state: readonly Storage[],
+    skip?: Storage,
+  ): void {
     const n = numel(param.view.shape);
     if (n === 0) return;
-    const launch = optimizerStepKernel(rule, param.storage.dtype, n, param.view.offset, grad.view.offset);
-    const bufs = [grad, param].map((o) => (o.storage as GpuStorage).live);
+    const launch = optimizerStepKernel(
+      rule,
+      param.storage.dtype,
+      n,
+      param.view.offset,
+      grad.view.offset,
+      skip !== undefined,
+    );
+    const bufs = [(grad.storage as GpuStorage).live];
+    if (skip) bufs.push((skip as GpuStorage).live);
+    bufs.push((param.storage as GpuStorage).live);
     for (const s of state) bufs.push((s as GpuStorage).live);
-    this.#run(launch, bufs, `optimizer step (${rule.kind})`, 1 + state.length);
+    this.#run(launch, bufs, `optimizer.${rule.kind}`, 1 + state.length);
   }
 
   flush(): void {
@@ -572,12 +682,16 @@ export class WebGpuBackend implements Backend {
   /** Destroys the pool's free buffers and forgets bind groups that may name them. */
   trim(): void {
     this.batch.flush();
-    this.batch.clearBindGroups();
-    this.pool.trim();
+    this.batch.afterHeld(() => {
+      if (this.batch.held) return; // commands still held back may bind free buffers: keep them
+      this.batch.clearBindGroups();
+      this.pool.trim();
+    });
   }
 
   async sync(): Promise<void> {
     this.batch.flush();
+    await this.batch.submitted();
     await this.gpu.queue.onSubmittedWorkDone();
     this.checkUsable();
   }
@@ -588,9 +702,11 @@ export class WebGpuBackend implements Backend {
 }
 
 /** Requests an adapter and a device with the adapter's full limits; null when WebGPU has no adapter. */
-export async function createWebGpuBackend(): Promise<WebGpuBackend | null> {
+export async function createWebGpuBackend(
+  options: GPURequestAdapterOptions = { powerPreference: "high-performance" },
+): Promise<WebGpuBackend | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  const adapter = await navigator.gpu.requestAdapter(options);
   if (!adapter) return null;
   const features: GPUFeatureName[] = [];
   for (const f of ["shader-f16", "timestamp-query"] as GPUFeatureName[]) {

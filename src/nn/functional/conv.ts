@@ -6,6 +6,8 @@
  *   a row of ones when there is a bias, zero rows up to a multiple of 4 so that the product loads
  *   4-vectors), and each group's weight [OC/G, R] (its taps, its bias as the column meeting the ones, zero
  *   columns) multiplies them: [N, OC, OH, OW] with the bias added and no copy.
+ * - Depthwise (groups = input channels, output channels any multiple of them): no im2col, a dedicated
+ *   kernel per direction (`src/ops/depthwise_conv2d.ts`).
  * - Backward (node `ConvolutionBackward0`, which saves x and the weight, not the 9x larger columns): the
  *   input's gradient is weightᵀ·grad folded back onto the pixels by col2im (each pixel sums its windows in a
  *   fixed order: deterministic); the weight's is grad·colsᵀ per sample summed over the batch, from columns
@@ -19,9 +21,11 @@ import { fmtShape } from "../../tensor/shape.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { matmul } from "../../ops/matmul.ts";
 import { fold, im2colRaw } from "../../ops/unfold.ts";
+import { depthwiseConv2d, depthwiseFastPath } from "../../ops/depthwise_conv2d.ts";
 import { cat } from "../../ops/join.ts";
 import { zeros } from "../../tensor/creation.ts";
 import { record, sameDevice, sameDType } from "../../ops/util.ts";
+import { autocastLowerPrecision } from "../../autograd/autocast_mode.ts";
 import { batched4d, convOutputSize, type IntPair, pair, unbatched } from "./window.ts";
 
 /** Options of {@linkcode conv2d}; every size is one int or `[height, width]`. */
@@ -41,7 +45,8 @@ export interface Conv2dOptions {
 
 /**
  * 2-D convolution over x [N, C, H, W] (or unbatched [C, H, W]) with weight [OC, C/groups, KH, KW] and an
- * optional bias [OC], as `torch.nn.functional.conv2d`. float32 or float16, on any device.
+ * optional bias [OC], as `torch.nn.functional.conv2d`. float32 or float16, on any device; under
+ * `amp.autocast` it runs in float16.
  *
  * @example
  * ```ts
@@ -61,6 +66,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
       }`,
     );
   }
+  const autocast = autocastLowerPrecision(
+    "conv2d",
+    [x, weight, bias ?? null] as const,
+    (x16, w16, b16) => conv2d(x16, w16, b16, opts),
+  );
+  if (autocast) return autocast;
   const x4 = batched4d("conv2d", x);
   try {
     return unbatched(x, x4, convolution(x4, weight, bias ?? null, opts, x.shape));
@@ -188,7 +199,9 @@ function convolution(
   opts: Conv2dOptions,
   userShape: readonly number[],
 ): Tensor {
-  const { win, N, H, W, OC, G, K, L } = geometry(x, weight, bias, opts, userShape);
+  const { win, N, C, H, W, OC, G, K, L } = geometry(x, weight, bias, opts, userShape);
+  // depthwise (one input channel per group, any channel multiplier OC/C): a dedicated kernel per direction
+  if (G === C && depthwiseFastPath.enabled) return depthwiseConv2d(x, weight, bias, win);
   const OCg = OC / G;
   const [OH, OW] = win.out;
   const out = noGrad(() => {

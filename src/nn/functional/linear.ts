@@ -4,10 +4,12 @@
  */
 import { fmtShape } from "../../tensor/shape.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
+import { autocastLowerPrecision } from "../../autograd/autocast_mode.ts";
 
 /**
  * `x·weightᵀ + bias` over the last dim of `x` (`weight` is `[out, in]`, `bias` is `[out]`), as
- * `torch.nn.functional.linear`.
+ * `torch.nn.functional.linear`. Under `amp.autocast` it runs in float16 (x, weight and bias are cast;
+ * the float32 weight's gradient stays float32).
  *
  * @example
  * ```ts
@@ -35,6 +37,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       }`,
     );
   }
+  const autocast = autocastLowerPrecision(
+    "linear",
+    [x, weight, bias ?? null] as const,
+    (x16, w16, b16) => linear(x16, w16, b16),
+  );
+  if (autocast) return autocast;
   const wt = weight.T;
   const y = x.matmul(wt);
   wt.dispose();

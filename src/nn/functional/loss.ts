@@ -5,6 +5,7 @@
  * @module
  */
 import { noGrad } from "../../autograd/grad_mode.ts";
+import { autocastFp32 } from "../../autograd/autocast_mode.ts";
 import { isFloating } from "../../tensor/dtype.ts";
 import { fmtShape } from "../../tensor/shape.ts";
 import { tidy } from "../../tensor/scope.ts";
@@ -126,8 +127,11 @@ function checkTarget(op: string, input: Tensor, target: Tensor): void {
 export function nllLoss(
   input: Tensor,
   target: Tensor,
-  { weight = null, ignoreIndex = -100, reduction = "mean" }: NllLossOptions = {},
+  options: NllLossOptions = {},
 ): Tensor {
+  const autocast = autocastFp32("nllLoss", [input, target] as const, (x, t) => nllLoss(x, t, options));
+  if (autocast) return autocast;
+  const { weight = null, ignoreIndex = -100, reduction = "mean" } = options;
   checkReduction("nllLoss", reduction);
   checkFloat("nllLoss", "input", input);
   checkTarget("nllLoss", input, target);
@@ -162,8 +166,15 @@ export function nllLoss(
 export function crossEntropy(
   input: Tensor,
   target: Tensor,
-  { weight = null, ignoreIndex = -100, reduction = "mean", labelSmoothing = 0 }: CrossEntropyOptions = {},
+  options: CrossEntropyOptions = {},
 ): Tensor {
+  const autocast = autocastFp32(
+    "crossEntropy",
+    [input, target] as const,
+    (x, t) => crossEntropy(x, t, options),
+  );
+  if (autocast) return autocast;
+  const { weight = null, ignoreIndex = -100, reduction = "mean", labelSmoothing = 0 } = options;
   checkReduction("crossEntropy", reduction);
   checkFloat("crossEntropy", "input", input);
   checkTarget("crossEntropy", input, target);
@@ -249,8 +260,11 @@ export interface ReductionOptions {
 export function mseLoss(
   input: Tensor,
   target: Tensor,
-  { reduction = "mean" }: ReductionOptions = {},
+  options: ReductionOptions = {},
 ): Tensor {
+  const autocast = autocastFp32("mseLoss", [input, target] as const, (x, t) => mseLoss(x, t, options));
+  if (autocast) return autocast;
+  const { reduction = "mean" } = options;
   checkReduction("mseLoss", reduction);
   checkPair("mseLoss", input, target);
   return tidy(() => {
@@ -268,7 +282,10 @@ export function mseLoss(
  * F.l1Loss(tensor([1.5, 2]), tensor([1.5, 4])); // 1
  * ```
  */
-export function l1Loss(input: Tensor, target: Tensor, { reduction = "mean" }: ReductionOptions = {}): Tensor {
+export function l1Loss(input: Tensor, target: Tensor, options: ReductionOptions = {}): Tensor {
+  const autocast = autocastFp32("l1Loss", [input, target] as const, (x, t) => l1Loss(x, t, options));
+  if (autocast) return autocast;
+  const { reduction = "mean" } = options;
   checkReduction("l1Loss", reduction);
   checkPair("l1Loss", input, target);
   return tidy(() => reduce(input.sub(target).abs(), reduction));
@@ -300,8 +317,11 @@ export interface KlDivOptions {
 export function klDiv(
   input: Tensor,
   target: Tensor,
-  { reduction = "mean", logTarget = false }: KlDivOptions = {},
+  options: KlDivOptions = {},
 ): Tensor {
+  const autocast = autocastFp32("klDiv", [input, target] as const, (x, t) => klDiv(x, t, options));
+  if (autocast) return autocast;
+  const { reduction = "mean", logTarget = false } = options;
   checkReduction("klDiv", reduction, ["mean", "batchmean", "sum", "none"]);
   checkPair("klDiv", input, target);
   return tidy(() => {
@@ -343,8 +363,15 @@ export interface BceWithLogitsOptions extends ReductionOptions {
 export function binaryCrossEntropyWithLogits(
   input: Tensor,
   target: Tensor,
-  { weight = null, posWeight = null, reduction = "mean" }: BceWithLogitsOptions = {},
+  options: BceWithLogitsOptions = {},
 ): Tensor {
+  const autocast = autocastFp32(
+    "binaryCrossEntropyWithLogits",
+    [input, target] as const,
+    (x, t) => binaryCrossEntropyWithLogits(x, t, options),
+  );
+  if (autocast) return autocast;
+  const { weight = null, posWeight = null, reduction = "mean" } = options;
   checkReduction("binaryCrossEntropyWithLogits", reduction);
   checkPair("binaryCrossEntropyWithLogits", input, target);
   for (const [name, t] of [["weight", weight], ["posWeight", posWeight]] as const) {

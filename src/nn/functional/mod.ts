@@ -28,6 +28,8 @@ export type {
   Reduction,
   ReductionOptions,
 } from "./loss.ts";
+export { distillationLoss } from "./distillation.ts";
+export type { DistillationOptions } from "./distillation.ts";
 export { conv2d } from "./conv.ts";
 export type { Conv2dOptions } from "./conv.ts";
 export { fold, unfold } from "./fold.ts";

@@ -3,6 +3,7 @@
  * @module
  */
 import { noGrad } from "../../autograd/grad_mode.ts";
+import { autocastFp32 } from "../../autograd/autocast_mode.ts";
 import { fmtShape, numel } from "../../tensor/shape.ts";
 import { tidy } from "../../tensor/scope.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
@@ -136,8 +137,15 @@ export interface LayerNormOptions {
 export function layerNorm(
   x: Tensor,
   normalizedShape: readonly number[] | number,
-  { weight = null, bias = null, eps = 1e-5 }: LayerNormOptions = {},
+  options: LayerNormOptions = {},
 ): Tensor {
+  const autocast = autocastFp32(
+    "layerNorm",
+    [x, options.weight ?? null, options.bias ?? null] as const,
+    (x32, weight, bias) => layerNorm(x32, normalizedShape, { ...options, weight, bias }),
+  );
+  if (autocast) return autocast;
+  const { weight = null, bias = null, eps = 1e-5 } = options;
   const ns = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
   const k = ns.length;
   const tail = x.shape.slice(x.ndim - k);

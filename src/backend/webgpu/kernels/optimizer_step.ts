@@ -76,12 +76,14 @@ function params(rule: OptimizerRule, n: number, paramOffset: number, gradOffset:
   }
   const alpha = rule.kind === "rmsprop" ? rule.alpha : 0;
   pb.f32("alpha", alpha).f32("one_minus_alpha", 1 - alpha);
+  pb.f32("step", rule.kind === "adam" ? rule.step ?? 0 : 0);
   return pb.words();
 }
 
 /**
- * The launch of one fused update of `n` elements of `dtype`: bindings are the gradient (read), the
- * parameter and the state buffers of {@linkcode stateSlots} (read-write), then the uniforms.
+ * The launch of one fused update of `n` elements of `dtype`: bindings are the gradient (read), with `skip`
+ * the f32 flag buffer [foundInf, skippedSteps] (read), the parameter and the state buffers of
+ * {@linkcode stateSlots} (read-write), then the uniforms.
  */
 export function optimizerStepKernel(
   rule: OptimizerRule,
@@ -89,18 +91,25 @@ export function optimizerStepKernel(
   n: number,
   paramOffset: number,
   gradOffset: number,
+  skip = false,
 ): KernelLaunch {
   const slots = stateSlots(rule);
-  const sw = switches(rule);
+  const sw = { ...switches(rule), SKIP: skip };
   const key = `optimizerStep|${rule.kind}|${dtype}|${
     Object.entries(sw).filter(([, on]) => on).map(([k]) => k).join(",")
   }`;
   const code = () => {
     const t = storageType(dtype);
+    const base = skip ? 2 : 1; // binding of the parameter
     const bindings = [
       `@group(0) @binding(0) var<storage, read> grad: array<${t}>;`,
-      `@group(0) @binding(1) var<storage, read_write> param: array<${t}>;`,
-      ...slots.map((s, k) => `@group(0) @binding(${k + 2}) var<storage, read_write> state${s}: array<${t}>;`),
+      skip ? "@group(0) @binding(1) var<storage, read> skip: array<f32>;" : "",
+      `@group(0) @binding(${base}) var<storage, read_write> param: array<${t}>;`,
+      ...slots.map((s, k) =>
+        `@group(0) @binding(${k + base + 1}) var<storage, read_write> state${s}: array<${t}>;`
+      ),
+      // without a flag buffer the shader still names `skip`: a constant that is never read
+      skip ? "" : "const skip = array<f32, 2>(0.0, 0.0);",
     ];
     const load = [
       "  let x = f32(param[p.x_off + i]);",
@@ -114,7 +123,7 @@ export function optimizerStepKernel(
       .replace("{{ENABLE}}", enableF16([dtype]))
       .replace("{{COMMON}}", common)
       .replace("{{BINDINGS}}", bindings.join("\n"))
-      .replace("{{PARAM_BINDING}}", String(slots.length + 2))
+      .replace("{{PARAM_BINDING}}", String(slots.length + (skip ? 3 : 2)))
       .replaceAll("{{WG}}", String(WORKGROUP))
       .replace("{{LOAD}}", load.join("\n"))
       .replace("{{RULE}}", rule.kind)

@@ -1,0 +1,441 @@
+/**
+ * Pruning and knowledge distillation on Fashion-MNIST (issue #7), recorded in bench/RESULTS.md and
+ * `bench/results/<date>-prune-distill.json` (which notebooks 10 and 11 chart).
+ *
+ * ```sh
+ * deno run -A bench/prune_distill.ts prune     # MLP 784-256-128-100-10: dense, then global L1 pruning to 50,
+ *                                               # 70, 80, 90 % with a fine-tuning epoch after each; one-shot 50/80 %
+ * deno run -A bench/prune_distill.ts distill   # teacher MLP, then the same <100K student alone and distilled
+ * deno run -A bench/prune_distill.ts report    # merges both into bench/results/<date>-prune-distill.json
+ * deno run -A bench/prune_distill.ts all       # the three in one process
+ * ```
+ *
+ * Options: `--epochs N` (dense MLP epochs for prune, default 4; student epochs for distill, default 5),
+ * `--teacher-epochs N` (default 6). Trained dense and teacher models are kept under out/prune_distill/ and
+ * reused by later runs.
+ * @module
+ */
+import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from "../mod.ts";
+
+const args = Deno.args;
+const phase = args[0] ?? "all";
+/** The number after `--name` on the command line, or `fallback`. */
+function option(name: string, fallback: number): number {
+  const at = args.indexOf(name);
+  return at < 0 ? fallback : Number(args[at + 1]);
+}
+const device = gpu.defaultDevice();
+const OUT = "out/prune_distill";
+await Deno.mkdir(OUT, { recursive: true });
+const norm = data.normalize(0.2860, 0.3530);
+const train = await data.FashionMNIST.load({ train: true, transform: norm });
+const test = await data.FashionMNIST.load({ train: false, transform: norm });
+const testLoader = new data.DataLoader(test, { batchSize: 500, device });
+
+/** The teacher: a wide MLP (535K parameters); MLPs are what this shared 2-core lavapipe machine can train. */
+function mlpTeacherNet(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Flatten(),
+    new nn.Linear(784, 512),
+    new nn.ReLU(),
+    new nn.Dropout(0.2),
+    new nn.Linear(512, 256),
+    new nn.ReLU(),
+    new nn.Dropout(0.2),
+    new nn.Linear(256, 10),
+  );
+}
+
+/** The convolutional teacher (206K parameters): two conv + BatchNorm + pool blocks and a hidden layer. */
+function cnnTeacherNet(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Conv2d(1, 16, 3, { padding: 1 }),
+    new nn.BatchNorm2d(16),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(16, 32, 3, { padding: 1 }),
+    new nn.BatchNorm2d(32),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    new nn.Linear(32 * 7 * 7, 128),
+    new nn.ReLU(),
+    new nn.Dropout(0.25),
+    new nn.Linear(128, 10),
+  );
+}
+
+/** The student: an MLP 784-hidden-10, under 100K parameters (50,890 with 64 hidden units). */
+function studentNet(hidden = 64): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Flatten(),
+    new nn.Linear(784, hidden),
+    new nn.ReLU(),
+    new nn.Linear(hidden, 10),
+  );
+}
+
+/** The training set with the teacher's logits for each image appended to every sample (offline distillation). */
+class WithTeacherLogits extends data.Dataset {
+  constructor(readonly inner: data.Dataset, readonly logits: Float32Array, readonly classes = 10) {
+    super();
+  }
+  get length(): number {
+    return this.inner.length;
+  }
+  get(i: number): data.Sample {
+    return [...this.inner.get(i), tensor(this.logits.slice(i * this.classes, (i + 1) * this.classes))];
+  }
+  override getBatch(indices: Int32Array, opts: data.BatchOptions): data.Batch {
+    const batch = this.inner.getBatch!(indices, opts);
+    const rows = new Float32Array(indices.length * this.classes);
+    indices.forEach((k, j) =>
+      rows.set(this.logits.subarray(k * this.classes, (k + 1) * this.classes), j * this.classes)
+    );
+    return [...batch, tensor(rows, { shape: [indices.length, this.classes], device: opts.device })];
+  }
+}
+
+async function accuracy(net: nn.Module & { forward(x: Tensor): Tensor }): Promise<number> {
+  net.eval();
+  let correct: Tensor | null = null;
+  await noGrad(async () => {
+    for await (using batch of testLoader) {
+      const [x, y] = batch;
+      const hits = tidy(() => net.forward(x).argmax(1).eq(y).sum());
+      const total: Tensor = correct ? correct.add(hits) : hits;
+      if (correct) {
+        correct.dispose();
+        hits.dispose();
+      }
+      correct = total;
+    }
+  });
+  const acc = (await correct!.item()) / test.length;
+  (correct as Tensor | null)?.dispose();
+  return acc;
+}
+
+/** The teacher's logits for every training image, in dataset order (teacher in eval() under noGrad). */
+async function teacherLogits(teacher: nn.Sequential): Promise<Float32Array> {
+  teacher.eval();
+  const out = new Float32Array(train.length * 10);
+  const plain = new data.DataLoader(train, { batchSize: 500, device });
+  let at = 0;
+  for await (using batch of plain) {
+    const logits = noGrad(() => teacher.forward(batch[0]));
+    out.set((await logits.data()) as Float32Array, at);
+    at += logits.size;
+    logits.dispose();
+  }
+  return out;
+}
+
+if (phase === "distill" || phase === "all") {
+  const teacherEpochs = option("--teacher-epochs", 6);
+  const epochs = option("--epochs", 5);
+  const hidden = option("--hidden", 64);
+  // --subset N: the students see only the first N training images (the teacher saw all of them)
+  const subset = option("--subset", 0);
+  // --teacher cnn: the convolutional teacher instead of the MLP one
+  const cnn = args.includes("--teacher") && args[args.indexOf("--teacher") + 1] === "cnn";
+  const makeTeacher = cnn ? cnnTeacherNet : mlpTeacherNet;
+  const tag = cnn ? "cnn" : "mlp";
+  const runs: {
+    label: string;
+    temperature: number | null;
+    alpha: number | null;
+    accuracy_per_epoch: number[];
+  }[] = [];
+  const t0 = perfNow();
+  const results: Record<string, unknown> = {};
+  const save = async () => {
+    await Deno.writeTextFile(
+      `${OUT}/distill${cnn ? "-cnn" : ""}${hidden === 64 ? "" : `-h${hidden}`}${
+        subset ? `-n${subset}` : ""
+      }.json`,
+      JSON.stringify({
+        teacher: {
+          model: cnn
+            ? "CNN conv16-BN-pool-conv32-BN-pool-FC128-dropout 0.25"
+            : "MLP 784-512-256-10, dropout 0.2",
+          ...results,
+        },
+        student: {
+          model: `MLP 784-${hidden}-10`,
+          parameters: 784 * hidden + hidden + hidden * 10 + 10,
+          epochs,
+          trainingImages: subset || train.length,
+        },
+        recipe: `Adam lr 1e-3, cosine, batch 128, normalize(0.2860, 0.3530); every student: manualSeed(0), ` +
+          `loader seed 2, ${epochs} epochs; the teacher's logits (eval(), noGrad) are computed once per image`,
+        device,
+        adapter: (await gpu.info())?.name ?? "cpu",
+        runs,
+        seconds: perfNow() - t0,
+      }),
+    );
+  };
+  // 1. the teacher (trained once; its checkpoint under out/ is reused by later runs)
+  const teacherPath = `${OUT}/teacher_${tag}.safetensors`;
+  const teacher = makeTeacher().to(device);
+  try {
+    teacher.loadStateDict(await io.load(teacherPath, { device }));
+    Object.assign(results, JSON.parse(await Deno.readTextFile(`${OUT}/teacher_${tag}.json`)));
+  } catch {
+    manualSeed(1);
+    const fresh = makeTeacher().to(device);
+    teacher.loadStateDict(fresh.stateDict());
+    fresh.dispose();
+    const opt = new optim.Adam(teacher.parameters(), { lr: 1e-3 });
+    const sched = new optim.CosineAnnealingLR(opt, { tMax: teacherEpochs });
+    const loader = new data.DataLoader(train, {
+      batchSize: 128,
+      shuffle: true,
+      seed: 1,
+      prefetch: 2,
+      device,
+    });
+    const accs: number[] = [];
+    for (let epoch = 1; epoch <= teacherEpochs; epoch++) {
+      await trainEpoch(teacher, opt, loader, epoch, `teacher epoch ${epoch}`);
+      sched.step();
+      accs.push(await accuracy(teacher));
+      console.error(`teacher epoch ${epoch}: ${accs[epoch - 1]} (${perfNow() - t0} s)`);
+    }
+    Object.assign(results, {
+      parameters: teacher.numParameters(),
+      epochs: teacherEpochs,
+      accuracy_per_epoch: accs,
+      accuracy: accs[accs.length - 1],
+    });
+    await io.save(teacher.stateDict(), teacherPath);
+    await Deno.writeTextFile(`${OUT}/teacher_${tag}.json`, JSON.stringify(results));
+  }
+  await save();
+  // 2. its logits for every training image, in eval() mode under noGrad
+  const logits = await teacherLogits(teacher);
+  const withLogits = new WithTeacherLogits(train, logits);
+  // 3. the same student, same seed and batches, without and with the teacher
+  // --kd "4:0.9,2:0.5": the (temperature, alpha) pairs of the distilled runs
+  const kd = (args.includes("--kd") ? args[args.indexOf("--kd") + 1] : "4:0.9,2:0.5").split(",").map((p) =>
+    p.split(":").map(Number)
+  );
+  const variants: { label: string; temperature: number | null; alpha: number | null }[] = [
+    { label: "student alone", temperature: null, alpha: null },
+    ...kd.map(([t, a]) => ({ label: `distilled, T ${t}, alpha ${a}`, temperature: t, alpha: a })),
+  ];
+  for (const v of variants) {
+    manualSeed(0);
+    const net = studentNet(hidden).to(device);
+    const opt = new optim.Adam(net.parameters(), { lr: 1e-3 });
+    const sched = new optim.CosineAnnealingLR(opt, { tMax: epochs });
+    const loader = new data.DataLoader(withLogits, {
+      batchSize: 128,
+      seed: 2,
+      prefetch: 2,
+      device,
+      ...(subset
+        ? { sampler: new data.SubsetRandomSampler(Array.from({ length: subset }, (_, k) => k)) }
+        : { shuffle: true }),
+    });
+    const run = { ...v, accuracy_per_epoch: [] as number[] };
+    runs.push(run);
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      net.train();
+      loader.setEpoch(epoch);
+      for await (using batch of loader) {
+        const [x, y, teacherOut] = batch;
+        opt.zeroGrad();
+        const loss = tidy(() =>
+          v.temperature === null
+            ? F.crossEntropy(net.forward(x), y)
+            : F.distillationLoss(net.forward(x), teacherOut, y, {
+              temperature: v.temperature,
+              alpha: v.alpha!,
+            })
+        );
+        loss.backward();
+        opt.step();
+        loss.dispose();
+      }
+      sched.step();
+      run.accuracy_per_epoch.push(await accuracy(net));
+      console.error(`${v.label} epoch ${epoch}: ${run.accuracy_per_epoch[epoch - 1]} (${perfNow() - t0} s)`);
+      await save();
+    }
+    net.dispose();
+  }
+}
+
+function mlpNet(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Flatten(),
+    new nn.Linear(784, 256),
+    new nn.ReLU(),
+    new nn.Linear(256, 128),
+    new nn.ReLU(),
+    new nn.Linear(128, 100),
+    new nn.ReLU(),
+    new nn.Linear(100, 10),
+  );
+}
+
+/** One epoch of cross-entropy training. */
+async function trainEpoch(
+  net: nn.Sequential,
+  opt: optim.Optimizer,
+  loader: data.DataLoader,
+  epoch: number,
+  label: string,
+): Promise<void> {
+  net.train();
+  loader.setEpoch(epoch);
+  let step = 0;
+  const t0 = performance.now();
+  for await (using batch of loader) {
+    const [x, y] = batch;
+    opt.zeroGrad();
+    const loss = tidy(() => F.crossEntropy(net.forward(x), y));
+    loss.backward();
+    opt.step();
+    if (++step % 200 === 0) {
+      console.error(
+        `${label} step ${step} loss ${(await loss.item()).toFixed(4)} ${
+          ((performance.now() - t0) / 1000).toFixed(0)
+        } s`,
+      );
+    }
+    loss.dispose();
+  }
+}
+
+const weightsOf = (net: nn.Sequential) =>
+  [...net.modules()].filter((m) => m instanceof nn.Linear).map((m) => [m, "weight"] as const);
+
+if (phase === "prune" || phase === "all") {
+  const epochs = option("--epochs", 4);
+  const sparsities = [0.5, 0.7, 0.8, 0.9];
+  manualSeed(0);
+  const loader = new data.DataLoader(train, { batchSize: 128, shuffle: true, seed: 3, prefetch: 2, device });
+  const t0 = perfNow();
+  const net = mlpNet().to(device);
+  let dense: number[] = [];
+  try { // the dense model is trained once; its checkpoint under out/ is reused by later runs
+    net.loadStateDict(await io.load(`${OUT}/mlp_dense.safetensors`, { device }));
+    dense = JSON.parse(await Deno.readTextFile(`${OUT}/mlp_dense.json`));
+    if (dense.length !== epochs) throw new Error("another number of epochs");
+  } catch {
+    manualSeed(0);
+    net.loadStateDict(mlpNet().stateDict());
+    dense = [];
+    const opt = new optim.Adam(net.parameters(), { lr: 1e-3 });
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      await trainEpoch(net, opt, loader, epoch, `dense epoch ${epoch}`);
+      dense.push(await accuracy(net));
+      console.error(`dense epoch ${epoch}: ${dense[epoch - 1]} (${perfNow() - t0} s)`);
+    }
+    await io.save(net.stateDict(), `${OUT}/mlp_dense.safetensors`);
+    await Deno.writeTextFile(`${OUT}/mlp_dense.json`, JSON.stringify(dense));
+  }
+  const denseAcc = dense[dense.length - 1];
+  const oneShot: { sparsity: number; afterPrune: number; afterFineTune: number }[] = [];
+  // iterative: prune globally (L1 over the four Linear weights) to each sparsity, fine-tune one epoch, go on
+  const iterative: { sparsity: number; afterPrune: number; afterFineTune: number; layers: unknown[] }[] = [];
+  const writeResults = async () => {
+    await Deno.writeTextFile(
+      `${OUT}/prune.json`,
+      JSON.stringify({
+        model: "MLP 784-256-128-100-10",
+        parameters: net.numParameters(),
+        recipe: `Adam lr 1e-3 for ${epochs} epochs, batch 128, normalize(0.2860, 0.3530), seed 0; ` +
+          "global L1 pruning of the four Linear weights; one fine-tuning epoch (Adam lr 3e-4) after each prune",
+        device,
+        adapter: (await gpu.info())?.name ?? "cpu",
+        dense_accuracy_per_epoch: dense,
+        dense: denseAcc,
+        iterative,
+        one_shot: oneShot,
+        seconds: perfNow() - t0,
+      }),
+    );
+  };
+  const ft = new optim.Adam(net.parameters(), { lr: 3e-4 }); // the same tensors: weight_orig is weight
+  let epoch = epochs;
+  let done = 0;
+  for (const s of sparsities) {
+    // the amount is a fraction of what is still unpruned (PruningContainer semantics)
+    await nn.utils.prune.globalUnstructured(weightsOf(net), {
+      pruningMethod: nn.utils.prune.L1Unstructured,
+      amount: (s - done) / (1 - done),
+    });
+    done = s;
+    const afterPrune = await accuracy(net);
+    await trainEpoch(net, ft, loader, ++epoch, `iterative ${s}`);
+    const afterFineTune = await accuracy(net);
+    const report = await nn.utils.prune.sparsityReport(net, { weightsOnly: true });
+    console.error(
+      `iterative sparsity ${report.overall.sparsity.toFixed(4)}: ${afterPrune} -> ${afterFineTune}`,
+    );
+    console.error(report.toString());
+    iterative.push({
+      sparsity: report.overall.sparsity,
+      afterPrune,
+      afterFineTune,
+      layers: [...report.rows],
+    });
+    await writeResults();
+  }
+  // one shot: prune the dense model straight to 50 % and to 80 %, fine-tune one epoch; sparsity 0 is the
+  // control: the same fine-tuning epoch without pruning
+  for (const s of [0.5, 0.8, 0]) {
+    const m = mlpNet().to(device);
+    m.loadStateDict(await io.load(`${OUT}/mlp_dense.safetensors`, { device }));
+    if (s > 0) {
+      await nn.utils.prune.globalUnstructured(weightsOf(m), {
+        pruningMethod: nn.utils.prune.L1Unstructured,
+        amount: s,
+      });
+    }
+    const afterPrune = await accuracy(m);
+    await trainEpoch(m, new optim.Adam(m.parameters(), { lr: 3e-4 }), loader, 100, `one-shot ${s}`);
+    const afterFineTune = await accuracy(m);
+    console.error(`one-shot ${s}: ${afterPrune} -> ${afterFineTune}`);
+    oneShot.push({ sparsity: s, afterPrune, afterFineTune });
+    m.dispose();
+    await writeResults();
+  }
+}
+
+function perfNow(): number {
+  return Math.round(performance.now() / 1000);
+}
+
+if (phase === "report" || phase === "all") {
+  // merges the two phases' results into the committed JSON that bench/RESULTS.md and notebooks 10 and 11 cite
+  const read = async (name: string) => JSON.parse(await Deno.readTextFile(`${OUT}/${name}`));
+  const date = new Date().toISOString().slice(0, 10);
+  const path = `bench/results/${date}-prune-distill.json`;
+  await io.writeFileAtomic(
+    path,
+    [
+      new TextEncoder().encode(
+        JSON.stringify(
+          {
+            date,
+            prune: await read("prune.json"),
+            distill: await read("distill.json"),
+            distill_short: await read("distill_short.json").catch(() => null),
+            distill_small: await read("distill-h16.json").catch(() => null),
+            distill_few: await read("distill-n3000.json").catch(() => null),
+            distill_cnn: await read("distill-cnn.json").catch(() => null),
+          },
+          null,
+          1,
+        ) +
+          "\n",
+      ),
+    ],
+  );
+  console.log(`wrote ${path}`);
+}
