@@ -200,8 +200,10 @@ function convolution(
   userShape: readonly number[],
 ): Tensor {
   const { win, N, C, H, W, OC, G, K, L } = geometry(x, weight, bias, opts, userShape);
-  // depthwise (one input channel per group, any channel multiplier OC/C): a dedicated kernel per direction
-  if (G === C && depthwiseFastPath.enabled) return depthwiseConv2d(x, weight, bias, win);
+  // depthwise (one input channel per group, any channel multiplier OC/C): a dedicated kernel per direction.
+  // Not for a single input channel (a stem conv, groups = C = 1): there the im2col product is faster (its
+  // weight gradient is one matrix product; measured 13.5 against 9.3 steps/s on bench/ours.ts cnn-step)
+  if (G === C && C > 1 && depthwiseFastPath.enabled) return depthwiseConv2d(x, weight, bias, win);
   const OCg = OC / G;
   const [OH, OW] = win.out;
   const out = noGrad(() => {
