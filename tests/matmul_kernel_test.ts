@@ -6,8 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { gpu as gpuInfo, manualSeed, randn } from "../mod.ts";
+import { assertClose } from "./helpers/assert_close.ts";
 import {
   chooseMatmulSpec,
+  chooseMatmulTile,
   defaultMatmulTile,
   MATMUL_PARAM_WORDS,
   matmulDispatch,
@@ -203,6 +206,7 @@ async function checkMatrix(
 }
 
 const sanitize = { sanitizeResources: false, sanitizeOps: false };
+const hasWebGpuAdapter = await gpuInfo.isAvailable();
 
 for (const dtype of ["f32", "f16"] as const) {
   for (const variant of ["register", "workgroup"] as const) {
@@ -232,5 +236,46 @@ Deno.test({
   fn: async (t) => {
     const c: MatmulCase = { M: 2, N: 3, K: 5, batch: 70_000, bBroadcast: true };
     for (const variant of ["register", "workgroup"] as const) await checkMatrix(t, "f32", variant, [c]);
+  },
+});
+
+Deno.test("matmul tile: narrow register tiles for small N, the default elsewhere", () => {
+  const reg = chooseMatmulSpec({ ...base, M: 16, N: 12, K: 8, aStrides: [0, 8, 1], bStrides: [0, 12, 1] });
+  const blockN = (t: MatmulTile) => t.tn * t.wgx;
+  for (const [N, bn] of [[1, 16], [12, 16], [16, 16], [17, 32], [32, 32], [33, 64], [64, 64], [65, 128]]) {
+    const t = chooseMatmulTile(reg, 64, N);
+    assert.equal(blockN(t), bn, `N ${N}`);
+    assert.equal(t.wgx * t.wgy, 8, "one SIMD vector of invocations per workgroup");
+  }
+  assert.deepEqual(chooseMatmulTile(reg, 8, 12), REGISTER_TILE, "M below one block row: the default");
+  const wg = chooseMatmulSpec({
+    ...base,
+    adapterIsCpu: false,
+    M: 64,
+    N: 12,
+    K: 8,
+    aStrides: [0, 8, 1],
+    bStrides: [0, 12, 1],
+  });
+  assert.deepEqual(chooseMatmulTile(wg, 64, 12), WORKGROUP_TILE);
+});
+
+Deno.test({
+  name: "matmul tile: the narrow tiles agree with the CPU through the backend (all layouts, odd sizes)",
+  ignore: !hasWebGpuAdapter,
+  ...sanitize,
+  fn: async () => {
+    manualSeed(11);
+    for (const N of [1, 5, 12, 16, 17, 31, 33, 64]) {
+      for (const [M, K] of [[16, 3], [37, 676]]) {
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+          const a = ta ? randn([2, K, M]).transpose(1, 2) : randn([2, M, K]);
+          const b = tb ? randn([2, N, K]).transpose(1, 2) : randn([2, K, N]);
+          const want = await a.matmul(b).data();
+          const got = await a.to("webgpu").matmul(b.to("webgpu")).data();
+          assertClose(got, want, { rtol: 1e-4, atol: 1e-3, msg: `M ${M} N ${N} K ${K} ta ${ta} tb ${tb}` });
+        }
+      }
+    }
   },
 });

@@ -262,3 +262,37 @@ Deno.test("pooling modules: toString as PyTorch prints them", opts, () => {
   assert.equal(new nn.AdaptiveAvgPool2d([2, 3]).toString(), "AdaptiveAvgPool2d(outputSize=(2, 3))");
   assert.equal(new nn.AdaptiveAvgPool2d(1).toString(), "AdaptiveAvgPool2d(outputSize=1)");
 });
+
+Deno.test({
+  name: "pooling [webgpu]: max pooling with disjoint windows scatters its gradient (the CPU's values)",
+  ignore: !devices.includes("webgpu"),
+  ...opts,
+  fn: async () => {
+    // disjoint windows take the scatter kernel (pool2d_max_backward_scatter.wgsl): 2×2/2, 3×3/3 with padding
+    // and ceil mode (windows hanging over the edge), 2×3/[2, 4], dilation 2 with stride 3; NaN and ties
+    // inside windows, odd sizes (pixels no window covers), a strided gradient (from a transpose)
+    const cases: [number | [number, number], F.MaxPool2dOptions][] = [
+      [2, {}],
+      [3, { padding: 1, ceilMode: true }],
+      [[2, 3], { stride: [2, 4] }],
+      [2, { dilation: 2, stride: 3 }],
+    ];
+    for (const [k, o] of cases) {
+      manualSeed(3);
+      const vals = (await randn([2, 3, 11, 9]).data()).map((v) => Math.round(v * 2)); // ties
+      vals[5] = NaN;
+      const x = tensor(vals, { shape: [2, 3, 11, 9] });
+      const grads: Float32Array[] = [];
+      const [, , OH, OW] = F.maxPool2d(x, k, o).shape;
+      const gT = randn([2, 3, OW, OH]);
+      for (const device of ["cpu", "webgpu"] as const) {
+        const xd = x.to(device).requiresGrad_();
+        const y = F.maxPool2d(xd, k, o);
+        const g = gT.to(device).transpose(2, 3);
+        y.backward(g);
+        grads.push(await xd.grad!.data() as Float32Array);
+      }
+      assertClose(grads[1], grads[0], { rtol: 0, atol: 0 });
+    }
+  },
+});

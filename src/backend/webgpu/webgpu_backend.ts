@@ -13,10 +13,15 @@ import { BINARY_EXPR, UNARY_EXPR } from "./kernels/elementwise_ops.ts";
 import { computeType } from "./kernels/layout.ts";
 import { reduceKernel } from "./kernels/reduce.ts";
 import { gatherKernel, scatterAddKernel } from "./kernels/gather.ts";
-import { chooseMatmulSpec, matmulDispatch, matmulShader } from "./matmul_kernel.ts";
+import { chooseMatmulSpec, chooseMatmulTile, matmulDispatch, matmulShader } from "./matmul_kernel.ts";
 import type { Im2colLayout, Pool2d, Window2d } from "../backend.ts";
 import { col2imKernel, im2colKernel } from "./kernels/im2col.ts";
-import { pool2dBackwardKernel, pool2dKernel } from "./kernels/pool2d.ts";
+import {
+  pool2dBackwardKernel,
+  pool2dKernel,
+  pool2dMaxScatterKernel,
+  windowsDisjoint,
+} from "./kernels/pool2d.ts";
 import {
   depthwiseConv2dBackwardInputKernel,
   depthwiseConv2dBackwardWeightKernel,
@@ -489,8 +494,9 @@ export class WebGpuBackend implements Backend {
       K,
       adapterIsCpu: this.info.isSoftware,
     });
-    const { code } = matmulShader(spec);
-    const key = `matmul|${JSON.stringify(spec)}`;
+    const tile = chooseMatmulTile(spec, M, N);
+    const { code } = matmulShader(spec, tile);
+    const key = `matmul|${JSON.stringify(spec)}|${JSON.stringify(tile)}`;
     const [as, bs] = [a.view.strides, b.view.strides];
     const params = Uint32Array.from([
       M,
@@ -506,7 +512,12 @@ export class WebGpuBackend implements Backend {
       bs[1],
       bs[2],
     ]);
-    const launch: KernelLaunch = { key, code: () => code, params, groups: matmulDispatch(spec, M, N, batch) };
+    const launch: KernelLaunch = {
+      key,
+      code: () => code,
+      params,
+      groups: matmulDispatch(spec, M, N, batch, tile),
+    };
     this.#run(launch, [(a.storage as GpuStorage).live, (b.storage as GpuStorage).live, out.buf!], "matmul");
     return out;
   }
@@ -591,6 +602,14 @@ export class WebGpuBackend implements Backend {
     const dtype = grad.storage.dtype;
     const out = this.#storage(dtype, numel(inShape), `pool2d.${pool.op}.backward`);
     if (numel(inShape) === 0) return out;
+    if (indices && windowsDisjoint(pool)) {
+      // disjoint windows: zero the gradient, then scatter each output's gradient to its argmax
+      this.batch.clear(out.buf!.buffer, 0, out.buf!.bytes);
+      const scatter = pool2dMaxScatterKernel(dtype, grad.view, indices.view, inShape, pool);
+      const sbufs = [(grad.storage as GpuStorage).live, (indices.storage as GpuStorage).live, out.buf!];
+      this.#run(scatter, sbufs, "pool2d.max.backward");
+      return out;
+    }
     const launch = pool2dBackwardKernel(dtype, grad.view, indices?.view ?? null, inShape, pool);
     const bufs = [
       (grad.storage as GpuStorage).live,

@@ -7,6 +7,7 @@ import type { Pool2d, View } from "../../backend.ts";
 import type { DType } from "../../../tensor/dtype.ts";
 import forwardTemplate from "../../../shaders/pool2d.wgsl" with { type: "text" };
 import backwardTemplate from "../../../shaders/pool2d_backward.wgsl" with { type: "text" };
+import scatterTemplate from "../../../shaders/pool2d_max_backward_scatter.wgsl" with { type: "text" };
 import common from "../../../shaders/common.wgsl" with { type: "text" };
 import { enableF16, grid, ParamBlock, storageType, WORKGROUP } from "./layout.ts";
 import type { KernelLaunch } from "./elementwise.ts";
@@ -119,6 +120,45 @@ export function pool2dBackwardKernel(
       .replaceAll("{{WG}}", String(WORKGROUP));
   return {
     key: `pool2dBackward|${pool.op}|${dtype}|${windowKey(pool, inShape)}`,
+    code,
+    params: pb.words(),
+    groups: grid(n),
+  };
+}
+
+/**
+ * Whether no two windows of a max pooling share an input pixel (stride at least the dilated kernel in both
+ * dims), so that its adjoint can scatter each output gradient to its argmax ({@linkcode pool2dMaxScatterKernel}).
+ */
+export function windowsDisjoint(pool: Pool2d): boolean {
+  return pool.op === "max" &&
+    [0, 1].every((k) => pool.stride[k] >= (pool.kernel[k] - 1) * pool.dilation[k] + 1);
+}
+
+/**
+ * The adjoint of max pooling with disjoint windows (see {@linkcode windowsDisjoint}): one invocation per output
+ * position writes its gradient to the pixel its window chose, into a zeroed contiguous `inShape` [N, C, H, W].
+ */
+export function pool2dMaxScatterKernel(
+  dtype: DType,
+  grad: View,
+  indices: View,
+  inShape: readonly number[],
+  pool: Pool2d,
+): KernelLaunch {
+  const n = inShape[0] * inShape[1] * pool.out[0] * pool.out[1];
+  const pb = new ParamBlock().u32("n", n);
+  strided(pb, "g", grad);
+  strided(pb, "i", indices);
+  const code = () =>
+    scatterTemplate
+      .replace("{{ENABLE}}", enableF16([dtype]))
+      .replace("{{PARAMS}}", pb.struct())
+      .replace("{{CONSTS}}", windowConstants(pool, inShape))
+      .replaceAll("{{T}}", storageType(dtype))
+      .replaceAll("{{WG}}", String(WORKGROUP));
+  return {
+    key: `pool2dMaxScatter|${dtype}|${windowKey(pool, inShape)}`,
     code,
     params: pb.words(),
     groups: grid(n),
