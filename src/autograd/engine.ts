@@ -6,7 +6,7 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { keep } from "../tensor/scope.ts";
-import type { Node } from "./node.ts";
+import { Node } from "./node.ts";
 import { setGradEnabled } from "./grad_mode.ts";
 import { resumeAutocast, suspendAutocast } from "./autocast_mode.ts";
 
@@ -76,6 +76,17 @@ export function runBackward(
     b.dispose();
     return s;
   };
+  // a node that hands its incoming gradient on unchanged (add, views...) passes a new handle on it; when the
+  // backward is recorded (createGraph) the handle must keep leading back through the gradient's own graph
+  const passOn = (g: Tensor): Tensor => {
+    const a = g.alias();
+    if (opts.createGraph && g.requiresGrad) {
+      const link = new Node("AliasBackward0", [g]);
+      link.setBackward((x) => [x.alias()]);
+      a.setGradFn(link);
+    }
+    return a;
+  };
   const deliver = (t: Tensor, g0: Tensor) => {
     // gradients take their input's dtype, as in PyTorch
     let g = g0;
@@ -136,7 +147,7 @@ export function runBackward(
               `${fmtShape(inp.shape)} (internal error)`,
           );
         }
-        deliver(inp, gin === g ? g.alias() : gin);
+        deliver(inp, gin === g ? passOn(g) : gin);
       });
       g.dispose();
       if (!opts.retainGraph) node.release();

@@ -12,6 +12,8 @@ import { binaryRaw } from "./binary.ts";
 import { castTo } from "./cast.ts";
 import type { Node } from "../autograd/node.ts";
 import { operand, record, sameDevice, wrap } from "./util.ts";
+import { isGradEnabled, noGrad } from "../autograd/grad_mode.ts";
+import { onesLike } from "../tensor/creation.ts";
 
 /** Runs a unary kernel without autograd; float-only ops promote integer inputs to float32 first. */
 export function unaryRaw(op: UnaryOp, x: Tensor, outDtype: DType, p0?: number, p1?: number): Tensor {
@@ -59,6 +61,22 @@ function define(
       return (g) => [backward(g, sx, sy)];
     });
   };
+}
+
+/** The constant factor of a piecewise-linear op's gradient at x (its fused gradient kernel applied to ones). */
+function maskOf(
+  op: "reluGrad" | "leakyReluGrad" | "clampGrad",
+  g: Tensor,
+  x: Tensor,
+  p0?: number,
+  p1?: number,
+): Tensor {
+  return noGrad(() => {
+    const ones = onesLike(g);
+    const m = binaryRaw(op, ones, x.detach(), g.dtype, g.dtype, p0, p1);
+    ones.dispose();
+    return m;
+  });
 }
 
 /** g·f(x) then dispose the factor. */
@@ -117,28 +135,40 @@ export const cos: (x: Tensor) => Tensor = define("cos", "CosBackward0", (g, x) =
 export const tanh: (x: Tensor) => Tensor = define(
   "tanh",
   "TanhBackward0",
-  (g, _x, y) => binaryRaw("tanhGrad", g, y, g.dtype, g.dtype),
+  // recorded (createGraph): 1 - y² as differentiable ops, so that second derivatives see y's dependence on x
+  (g, _x, y) =>
+    isGradEnabled() ? g.mul(y.square().neg().add(1)) : binaryRaw("tanhGrad", g, y, g.dtype, g.dtype),
   { y: true },
 );
 /** 1/(1+e^-x) */
 export const sigmoid: (x: Tensor) => Tensor = define(
   "sigmoid",
   "SigmoidBackward0",
-  (g, _x, y) => binaryRaw("sigmoidGrad", g, y, g.dtype, g.dtype),
+  (g, _x, y) =>
+    isGradEnabled() ? g.mul(y.mul(y.neg().add(1))) : binaryRaw("sigmoidGrad", g, y, g.dtype, g.dtype),
   { y: true },
 );
 /** max(x, 0) */
 export const relu: (x: Tensor) => Tensor = define(
   "relu",
   "ReluBackward0",
-  (g, _x, y) => binaryRaw("reluGrad", g, y, g.dtype, g.dtype),
+  // recorded: g times a constant mask (relu's second derivative is 0), differentiable in g
+  (g, _x, y) =>
+    isGradEnabled() ? times(g, maskOf("reluGrad", g, y)) : binaryRaw("reluGrad", g, y, g.dtype, g.dtype),
   { y: true },
 );
 /** Exact GELU x·Φ(x). */
 export const gelu: (x: Tensor) => Tensor = define(
   "gelu",
   "GeluBackward0",
-  (g, x) => binaryRaw("geluGrad", g, x, g.dtype, g.dtype),
+  (g, x) => {
+    if (isGradEnabled() && x.requiresGrad) {
+      throw new Error(
+        "gelu: second derivatives (backward with createGraph) are not supported yet; use tanh or sigmoid",
+      );
+    }
+    return binaryRaw("geluGrad", g, x, g.dtype, g.dtype);
+  },
   { x: true },
 );
 
@@ -146,7 +176,10 @@ const leakyReluOp = (slope: number) =>
   define(
     "leakyRelu",
     "LeakyReluBackward0",
-    (g, x) => binaryRaw("leakyReluGrad", g, x, g.dtype, g.dtype, slope),
+    (g, x) =>
+      isGradEnabled()
+        ? times(g, maskOf("leakyReluGrad", g, x, slope))
+        : binaryRaw("leakyReluGrad", g, x, g.dtype, g.dtype, slope),
     {
       x: true,
     },
@@ -173,7 +206,11 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   if (src !== x) src.dispose();
   return record("ClampBackward1", y, [x], (node) => {
     const sx = node.save(x);
-    return (g) => [binaryRaw("clampGrad", g, sx, g.dtype, g.dtype, lo, hi)];
+    return (g) => [
+      isGradEnabled()
+        ? times(g, maskOf("clampGrad", g, sx, lo, hi))
+        : binaryRaw("clampGrad", g, sx, g.dtype, g.dtype, lo, hi),
+    ];
   });
 }
 

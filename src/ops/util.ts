@@ -70,8 +70,10 @@ export function record(
 ): Tensor {
   if (!isGradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
   const node = new Node(name, inputs.map((t) => (t.requiresGrad ? t : null)));
-  node.setBackward(build(node));
+  // the output gets its node before the backward is built: an output saved for backward (exp, sqrt, tanh...
+  // save y) must lead back through this node when the backward is itself differentiated (createGraph)
   out.setGradFn(node);
+  node.setBackward(build(node));
   nodeOutputs.set(node, new WeakRef(out));
   return out;
 }
