@@ -314,6 +314,19 @@ export interface Backend {
    */
   depthwiseConv2dBackwardWeight(grad: Operand, x: Operand, win: Window2d): Storage;
   /**
+   * Batch normalisation's per-channel sums over x [N, C, L] (any strides; N·L > 0), a contiguous float32
+   * [3, C]. Without `grad`: Σ(x − s), Σ(x − s)² and s, where s is `shift[c]` when given, else x[0, c, 0] (one
+   * of the channel's values, so that the sum of squares does not cancel). With `grad` (of x's shape; `shift`
+   * then required, the batch mean): Σg, Σg·(x − s) and s. Accumulates in float32 (float64 on the CPU).
+   */
+  batchNormReduce(x: Operand, shift: Operand | null, grad: Operand | null): Storage;
+  /**
+   * The per-channel affine map of batch normalisation: out[n, c, l] = coef[0, c]·x[n, c, l] + coef[1, c]
+   * (+ coef[2, c]·y[n, c, l] when `y` is given). x and y are [N, C, L] (any strides), coef a contiguous
+   * float32 [2, C] or [3, C]; the output is a contiguous [N, C, L] of x's dtype.
+   */
+  channelAffine(x: Operand, coef: Operand, y: Operand | null): Storage;
+  /**
    * One fused optimizer update, in place: `param` (contiguous, any offset) and the `state` storages (of the
    * param's dtype, at least its size, in the order the rule's docs give) are updated from `grad`
    * (contiguous, of param's size and dtype, not param's storage). Allocates nothing and never waits.

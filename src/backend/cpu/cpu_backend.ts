@@ -24,6 +24,7 @@ import {
 } from "./depthwise_conv2d.ts";
 import type { OptimizerRule } from "../backend.ts";
 import { optimizerStep } from "./optimizer_step.ts";
+import { batchNormReduce, channelAffine } from "./batch_norm.ts";
 
 /**
  * A CPU storage: a host typed array (float32 → Float32Array, float16 → Float16Array, int32 → Int32Array,
@@ -221,6 +222,19 @@ export class CpuBackend implements Backend {
   depthwiseConv2dBackwardWeight(grad: Operand, x: Operand, win: Window2d): CpuStorage {
     const h = this.#host(x);
     return this.#adopt(h.dtype, depthwiseConv2dBackwardWeight(this.#host(grad), h, win));
+  }
+
+  /** Batch normalisation's per-channel sums over x [N, C, L]: float32 [3, C] (see `batch_norm.ts`). */
+  batchNormReduce(x: Operand, shift: Operand | null, grad: Operand | null): CpuStorage {
+    const h = this.#host(x);
+    const out = batchNormReduce(h, shift ? this.#host(shift) : null, grad ? this.#host(grad) : null);
+    return this.#adopt("float32", out);
+  }
+
+  /** The per-channel affine map coef[0]·x + coef[1] (+ coef[2]·y) of batch normalisation. */
+  channelAffine(x: Operand, coef: Operand, y: Operand | null): CpuStorage {
+    const h = this.#host(x);
+    return this.#adopt(h.dtype, channelAffine(h, this.#host(coef), y ? this.#host(y) : null));
   }
 
   /** One fused optimizer update of `param` and its `state`, in place (see `optimizer_step.ts`). */

@@ -27,6 +27,7 @@ import {
   depthwiseConv2dBackwardWeightKernel,
   depthwiseConv2dKernel,
 } from "./kernels/depthwise_conv2d.ts";
+import { batchNormReduceKernel, channelAffineKernel } from "./kernels/batch_norm.ts";
 import type { OptimizerRule } from "../backend.ts";
 import { optimizerStepKernel } from "./kernels/optimizer_step.ts";
 
@@ -667,6 +668,39 @@ export class WebGpuBackend implements Backend {
     const pview = { shape: [taps, launch.chunks], strides: [launch.chunks, 1], offset: 0 };
     const out = this.reduce("sum", { storage: partial, view: pview }, [1], dtype);
     this.free(partial);
+    return out;
+  }
+
+  batchNormReduce(x: Operand, shift: Operand | null, grad: Operand | null): GpuStorage {
+    const C = x.view.shape[1];
+    const what = "batchNorm.reduce";
+    const launch = batchNormReduceKernel(x.storage.dtype, x.view, shift?.view ?? null, grad?.view ?? null);
+    const bufs = [(x.storage as GpuStorage).live];
+    if (shift) bufs.push((shift.storage as GpuStorage).live);
+    if (grad) bufs.push((grad.storage as GpuStorage).live);
+    if (launch.chunks === 1) {
+      const out = this.#storage("float32", 3 * C, what);
+      this.#run(launch, [...bufs, out.buf!], what);
+      return out;
+    }
+    // several chunks per channel: float32 partials [3, C, chunks] summed by a second reduction
+    const partial = this.#storage("float32", 3 * C * launch.chunks, what);
+    this.#run(launch, [...bufs, partial.buf!], what);
+    const k = launch.chunks;
+    const pview = { shape: [3 * C, k], strides: [k, 1], offset: 0 };
+    const out = this.reduce("sum", { storage: partial, view: pview }, [1], "float32");
+    this.free(partial);
+    return out;
+  }
+
+  channelAffine(x: Operand, coef: Operand, y: Operand | null): GpuStorage {
+    const dtype = x.storage.dtype;
+    const out = this.#storage(dtype, numel(x.view.shape), "batchNorm.affine");
+    if (numel(x.view.shape) === 0) return out;
+    const launch = channelAffineKernel(dtype, x.view, y?.view ?? null);
+    const bufs = [(x.storage as GpuStorage).live, (coef.storage as GpuStorage).live];
+    if (y) bufs.push((y.storage as GpuStorage).live);
+    this.#run(launch, [...bufs, out.buf!], "batchNorm.affine");
     return out;
   }
 

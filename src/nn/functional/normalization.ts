@@ -1,9 +1,11 @@
 /**
- * Normalisation functions: `batchNorm` and `layerNorm`, built from reductions.
+ * Normalisation functions: `batchNorm` (fused kernels, `src/ops/batch_norm.ts`) and `layerNorm` (reductions).
  * @module
  */
 import { isGradEnabled, noGrad } from "../../autograd/grad_mode.ts";
 import { record } from "../../ops/util.ts";
+import { batchNormSums, channelAffine } from "../../ops/batch_norm.ts";
+import { stack } from "../../ops/join.ts";
 import { autocastFp32 } from "../../autograd/autocast_mode.ts";
 import { fmtShape, numel } from "../../tensor/shape.ts";
 import { tidy } from "../../tensor/scope.ts";
@@ -82,93 +84,108 @@ export function batchNorm(
       }`,
     );
   }
+  if (numel(x.shape) === 0) {
+    return tidy(() => {
+      const mean = training ? x.mean(dims, true) : runningMean!.reshape(shape);
+      const variance = training ? x.var(dims, true, 0) : runningVar!.reshape(shape);
+      return normalizeWith(x, mean, variance, weight, bias, shape, eps);
+    });
+  }
   return tidy(() => {
+    const x3 = channelRows(x);
     let mean: Tensor;
     let variance: Tensor;
     if (training) {
-      const stats = batchStatistics(x, dims);
-      mean = stats.mean;
-      variance = stats.variance;
+      ({ mean, variance } = noGrad(() => batchStatistics(x3, n)));
       if (runningMean && runningVar) {
         noGrad(() =>
           tidy(() => {
             const m = momentum;
-            const newMean = runningMean.mul(typeof m === "number" ? 1 - m : m.neg().add(1)).add(
-              mean.reshape([c]).mul(m),
-            );
-            const unbiased = variance.reshape([c]).mul(n / (n - 1));
-            const newVar = runningVar.mul(typeof m === "number" ? 1 - m : m.neg().add(1)).add(
-              unbiased.mul(m),
-            );
-            runningMean.copy_(newMean);
-            runningVar.copy_(newVar);
+            const keep = typeof m === "number" ? 1 - m : m.neg().add(1);
+            runningMean.copy_(runningMean.mul(keep).add(mean.mul(m)));
+            runningVar.copy_(runningVar.mul(keep).add(variance.mul(n / (n - 1)).mul(m)));
           })
         );
       }
-      return normalizeWithBatchStatistics(
-        x,
-        stats.centred,
-        mean,
-        variance,
-        weight,
-        bias,
-        dims,
-        shape,
-        n,
-        eps,
-      );
     } else {
-      mean = runningMean!.reshape(shape);
-      variance = runningVar!.reshape(shape);
+      mean = runningMean!.reshape([c]).float();
+      variance = runningVar!.reshape([c]).float();
     }
-    // the running statistics, γ and β fold into one per-channel scale and shift: two full-size ops
-    let scale = variance.add(eps).rsqrt();
-    if (weight) scale = scale.mul(weight.reshape(shape));
-    let shift = mean.mul(scale).neg();
-    if (bias) shift = shift.add(bias.reshape(shape));
-    return x.mul(scale).add(shift);
+    return normalizeFused(x, x3, mean, variance, weight, bias, training, dims, shape, n, eps);
   });
 }
 
-/** The batch's mean, biased variance and centred values x - mean over `dims`, without recording a graph. */
-function batchStatistics(x: Tensor, dims: number[]): { mean: Tensor; variance: Tensor; centred: Tensor } {
-  return noGrad(() =>
-    tidy(() => {
-      const mean = x.mean(dims, true);
-      const centred = x.sub(mean);
-      const variance = centred.square().mean(dims, true);
-      return { mean, variance, centred };
-    })
-  );
+/** x [N, C, ...] as [N, C, L] (a view when x is contiguous). */
+function channelRows(x: Tensor): Tensor {
+  const [N, C] = x.shape;
+  return x.reshape([N, C, numel(x.shape) / (N * C)]);
+}
+
+/** Row `i` of a [k, C] tensor as [C]. */
+function row(t: Tensor, i: number): Tensor {
+  return t.narrow(0, i, 1).reshape([t.shape[1]]);
 }
 
 /**
- * Training-mode batch normalisation as one autograd node (`NativeBatchNormBackward0`, as PyTorch names it):
- * y = (x - μ)·γ/σ + β in two full-size ops (the per-channel γ/σ and β folded first), and a backward in seven
- * full-size ops and two reductions, where the same formula built from primitives records a dozen nodes with
- * about twice the full-size kernels. With x̂ = (x - μ)/σ and m = n values per channel:
- * dβ = Σg, dγ = Σg·x̂, dx = γ/σ·(g - Σg/m - x̂·Σg·x̂/m). μ and σ are recomputed from the saved x inside the
- * backward when it is itself recorded (`createGraph`), so that second derivatives see their dependence on x.
+ * The batch's mean and biased variance per channel (float32 [C]) from one pass of the fused reduction:
+ * sums of x − s and (x − s)² with s one of the channel's values, so that the squares do not cancel.
  */
-function normalizeWithBatchStatistics(
+function batchStatistics(x3: Tensor, n: number): { mean: Tensor; variance: Tensor } {
+  return tidy(() => {
+    const sums = batchNormSums(x3, null, null);
+    const offset = row(sums, 0).div(n);
+    const mean = row(sums, 2).add(offset);
+    const variance = row(sums, 1).div(n).sub(offset.square()).clamp(0);
+    return { mean, variance };
+  });
+}
+
+/** y = (x − mean)/√(variance + eps)·γ + β from primitives: the reference the fused path is tested against. */
+function normalizeWith(
   x: Tensor,
-  centred: Tensor,
   mean: Tensor,
   variance: Tensor,
   weight: Tensor | null,
   bias: Tensor | null,
+  shape: number[],
+  eps: number,
+): Tensor {
+  let y = x.sub(mean).mul(variance.add(eps).rsqrt());
+  if (weight) y = y.mul(weight.reshape(shape));
+  if (bias) y = y.add(bias.reshape(shape));
+  return y;
+}
+
+/**
+ * Batch normalisation with known per-channel `mean` and `variance` (float32 [C]) as one autograd node
+ * (`NativeBatchNormBackward0`, as PyTorch names it), in fused kernels: y = x·a + b per channel in one pass
+ * (a = γ/σ, b = β − μ·a). The backward is one fused reduction (Σg, Σg·(x − μ)) and one fused pass for x's
+ * gradient. With x̂ = (x − μ)/σ and m = n values per channel: dβ = Σg, dγ = Σg·x̂, and
+ * dx = γ/σ·(g − Σg/m − x̂·Σg·x̂/m) in training (the batch statistics depend on x), dx = γ/σ·g in evaluation.
+ * When the backward is itself recorded (`createGraph`), it is built from primitives instead, with μ and σ
+ * recomputed from the saved x, so that second derivatives see their dependence on x.
+ */
+function normalizeFused(
+  x: Tensor,
+  x3: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  training: boolean,
   dims: number[],
   shape: number[],
   n: number,
   eps: number,
 ): Tensor {
   const c = x.shape[1];
+  const istd = noGrad(() => variance.add(eps).rsqrt());
   const y = noGrad(() =>
     tidy(() => {
-      const istd = variance.add(eps).rsqrt();
-      const scale = weight ? istd.mul(weight.reshape(shape)) : istd;
-      const shifted = centred.mul(scale);
-      return bias ? shifted.add(bias.reshape(shape)) : shifted;
+      const scale = weight ? istd.mul(weight.reshape([c]).float()) : istd;
+      const shift = bias ? bias.reshape([c]).float().sub(mean.mul(scale)) : mean.mul(scale).neg();
+      const coef = stack([scale, shift]);
+      return channelAffine(x3, coef).reshape(x.shape);
     })
   );
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
@@ -176,26 +193,68 @@ function normalizeWithBatchStatistics(
     const sx = node.save(x);
     const sw = weight ? node.save(weight) : null;
     const sMean = node.save(mean);
-    const sVar = node.save(variance);
-    return (g) =>
-      tidy(() => {
-        let mu = sMean, v = sVar;
-        if (isGradEnabled()) {
-          ({ mean: mu, variance: v } = { mean: sx.mean(dims, true), variance: sx.var(dims, true, 0) });
-        }
-        const istd = v.add(eps).rsqrt();
-        const xhat = sx.sub(mu).mul(istd);
-        const gSum = g.sum(dims, true);
-        const gxSum = g.mul(xhat).sum(dims, true);
+    const sIstd = node.save(istd);
+    return (g) => {
+      if (isGradEnabled()) {
+        const [gx, gw, gb] = primitiveBackward(g, sx, sw, sMean, sIstd, training, dims, shape, n, eps);
+        return [gx, ...(weight ? [gw] : []), ...(bias ? [gb] : [])];
+      }
+      return tidy(() => {
+        const g3 = channelRows(g);
+        const x3s = channelRows(sx);
+        const sums = batchNormSums(x3s, sMean, g3);
+        const gSum = row(sums, 0);
+        const gxhatSum = row(sums, 1).mul(sIstd); // Σg·x̂
         let gx: Tensor | null = null;
         if (x.requiresGrad) {
-          const scale = sw ? istd.mul(sw.reshape(shape)) : istd;
-          gx = g.sub(gSum.div(n)).sub(xhat.mul(gxSum.div(n))).mul(scale);
+          const k1 = sw ? sIstd.mul(sw.reshape([c]).float()) : sIstd; // γ/σ
+          let coef: Tensor;
+          if (training) {
+            // dx = k1·g + k2·x + k0 with k2 = −k1·Σg·x̂/(m·σ) and k0 = −k1·Σg/m − k2·μ
+            const k2 = k1.mul(gxhatSum).mul(sIstd).div(-n);
+            const k0 = k1.mul(gSum).div(-n).sub(k2.mul(sMean));
+            coef = stack([k1, k0, k2]);
+            gx = channelAffine(g3, coef, x3s.dtype === g3.dtype ? x3s : x3s.to(g3.dtype)).reshape(x.shape);
+          } else {
+            coef = stack([k1, k1.mul(0)]);
+            gx = channelAffine(g3, coef).reshape(x.shape);
+          }
         }
-        const gw = weight?.requiresGrad ? gxSum.reshape([c]) : null;
-        const gb = bias?.requiresGrad ? gSum.reshape([c]) : null;
+        const gw = weight?.requiresGrad ? gxhatSum.to(weight.dtype) : null;
+        const gb = bias?.requiresGrad ? gSum.to(bias.dtype) : null;
         return [gx, ...(weight ? [gw] : []), ...(bias ? [gb] : [])];
       });
+    };
+  });
+}
+
+/** The backward of {@linkcode normalizeFused} from primitives, recorded (for `createGraph`). */
+function primitiveBackward(
+  g: Tensor,
+  sx: Tensor,
+  sw: Tensor | null,
+  sMean: Tensor,
+  sIstd: Tensor,
+  training: boolean,
+  dims: number[],
+  shape: number[],
+  n: number,
+  eps: number,
+): [Tensor, Tensor, Tensor] {
+  const c = sx.shape[1];
+  return tidy(() => {
+    let mu = sMean.reshape(shape);
+    let istd = sIstd.reshape(shape);
+    if (training) {
+      mu = sx.mean(dims, true);
+      istd = sx.var(dims, true, 0).add(eps).rsqrt();
+    }
+    const xhat = sx.sub(mu).mul(istd);
+    const gSum = g.sum(dims, true);
+    const gxSum = g.mul(xhat).sum(dims, true);
+    const scale = sw ? istd.mul(sw.reshape(shape)) : istd;
+    const gx = training ? g.sub(gSum.div(n)).sub(xhat.mul(gxSum.div(n))).mul(scale) : g.mul(scale);
+    return [gx, gxSum.reshape([c]), gSum.reshape([c])];
   });
 }
 
