@@ -13,7 +13,8 @@
  * of the best epoch as safetensors, written atomically), `--out FILE` (appends the summary JSON line).
  * @module
  */
-import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tidy } from "../mod.ts";
+import { data, F, gpu, io, manualSeed, type nn, optim, tidy } from "../mod.ts";
+import { convBnNet, evaluateAccuracy, mlpNet } from "./models.ts";
 
 const args = Deno.args;
 const which = args[0] ?? "mlp";
@@ -37,35 +38,7 @@ const trainTransform = augment
 const train = await data.FashionMNIST.load({ train: true, transform: trainTransform });
 const test = await data.FashionMNIST.load({ train: false, transform: norm });
 
-function model(): nn.Sequential {
-  if (which === "mlp") {
-    return new nn.Sequential(
-      new nn.Flatten(),
-      new nn.Linear(784, 256),
-      new nn.ReLU(),
-      new nn.Linear(256, 128),
-      new nn.ReLU(),
-      new nn.Linear(128, 100),
-      new nn.ReLU(),
-      new nn.Linear(100, 10),
-    );
-  }
-  return new nn.Sequential(
-    new nn.Conv2d(1, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(32, 64, 3, { padding: 1 }),
-    new nn.BatchNorm2d(64),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(64 * 7 * 7, 128),
-    new nn.ReLU(),
-    new nn.Dropout(0.25),
-    new nn.Linear(128, 10),
-  );
-}
+const model = (): nn.Sequential => (which === "mlp" ? mlpNet() : convBnNet());
 
 const net = model().to(device);
 const batchSize = which === "mlp" ? 128 : 64;
@@ -86,21 +59,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     loss.dispose();
   }
   sched.step();
-  net.eval();
-  let correct: Tensor | null = null;
-  await noGrad(async () => {
-    for await (using batch of testLoader) {
-      const [x, y] = batch;
-      const hits = tidy(() => net.forward(x).argmax(1).eq(y).sum());
-      const total: Tensor = correct ? correct.add(hits) : hits;
-      if (correct) {
-        correct.dispose();
-        hits.dispose();
-      }
-      correct = total;
-    }
-  });
-  accs.push((await correct!.item()) / test.length);
+  accs.push(await evaluateAccuracy(net, testLoader));
   if (saveFile && accs[epoch - 1] === Math.max(...accs)) await io.save(net.stateDict(), saveFile);
   console.error(
     `epoch ${epoch}: test accuracy ${(accs[epoch - 1] * 100).toFixed(2)}% (${

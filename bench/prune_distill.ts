@@ -11,11 +11,14 @@
  * ```
  *
  * Options: `--epochs N` (dense MLP epochs for prune, default 4; student epochs for distill, default 5),
- * `--teacher-epochs N` (default 6). Trained dense and teacher models are kept under out/prune_distill/ and
+ * `--teacher-epochs N` (default 6); for distill also `--teacher mlp|cnn|cnn-bn`, `--teacher-file F` (weights
+ * saved by `bench/fashion_mnist.ts cnn-bn --save F`), `--student mlp|cnn`, `--batch N`, `--augment` (online
+ * distillation on augmented batches), `--kd "T:alpha,..."`, `--variants 0,1` (which of [alone, ...kd] to run). Trained dense and teacher models are kept under out/prune_distill/ and
  * reused by later runs.
  * @module
  */
 import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from "../mod.ts";
+import { convBnNet, evaluateAccuracy, mlpNet, studentCnn } from "./models.ts";
 
 const args = Deno.args;
 const phase = args[0] ?? "all";
@@ -96,24 +99,8 @@ class WithTeacherLogits extends data.Dataset {
   }
 }
 
-async function accuracy(net: nn.Module & { forward(x: Tensor): Tensor }): Promise<number> {
-  net.eval();
-  let correct: Tensor | null = null;
-  await noGrad(async () => {
-    for await (using batch of testLoader) {
-      const [x, y] = batch;
-      const hits = tidy(() => net.forward(x).argmax(1).eq(y).sum());
-      const total: Tensor = correct ? correct.add(hits) : hits;
-      if (correct) {
-        correct.dispose();
-        hits.dispose();
-      }
-      correct = total;
-    }
-  });
-  const acc = (await correct!.item()) / test.length;
-  (correct as Tensor | null)?.dispose();
-  return acc;
+function accuracy(net: nn.Module & { forward(x: Tensor): Tensor }): Promise<number> {
+  return evaluateAccuracy(net, testLoader);
 }
 
 /** The teacher's logits for every training image, in dataset order (teacher in eval() under noGrad). */
@@ -135,12 +122,26 @@ if (phase === "distill" || phase === "all") {
   const teacherEpochs = option("--teacher-epochs", 6);
   const epochs = option("--epochs", 5);
   const hidden = option("--hidden", 64);
+  const batchSize = option("--batch", 128);
   // --subset N: the students see only the first N training images (the teacher saw all of them)
   const subset = option("--subset", 0);
-  // --teacher cnn: the convolutional teacher instead of the MLP one
-  const cnn = args.includes("--teacher") && args[args.indexOf("--teacher") + 1] === "cnn";
-  const makeTeacher = cnn ? cnnTeacherNet : mlpTeacherNet;
-  const tag = cnn ? "cnn" : "mlp";
+  const text = (
+    name: string,
+    fallback: string,
+  ) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+  // --teacher mlp | cnn | cnn-bn (the 421K conv+BN net of bench/fashion_mnist.ts; give --teacher-file)
+  const teacherKind = text("--teacher", "mlp");
+  const cnn = teacherKind !== "mlp";
+  const makeTeacher = teacherKind === "cnn-bn" ? convBnNet : cnn ? cnnTeacherNet : mlpTeacherNet;
+  const tag = teacherKind === "cnn-bn" ? "cnn_bn" : cnn ? "cnn" : "mlp";
+  // --student mlp | cnn (the 93K CNN of bench/models.ts)
+  const studentKind = text("--student", "mlp");
+  const makeStudent = studentKind === "cnn" ? studentCnn : () => studentNet(hidden);
+  // --augment: random crop (padding 2) and flip on the students' batches, the teacher's logits computed on
+  // the same augmented batch (online distillation) instead of once per image
+  const augment = args.includes("--augment");
+  // --variants 0,2: run only these of [alone, ...kd] (so that variants can run as separate processes)
+  const only = args.includes("--variants") ? text("--variants", "").split(",").map(Number) : null;
   const runs: {
     label: string;
     temperature: number | null;
@@ -149,26 +150,38 @@ if (phase === "distill" || phase === "all") {
   }[] = [];
   const t0 = perfNow();
   const results: Record<string, unknown> = {};
+  const studentParameters = makeStudent().numParameters();
+  const studentName = studentKind === "cnn"
+    ? "CNN conv16-BN-pool-conv32-BN-pool-FC56-dropout 0.2"
+    : `MLP 784-${hidden}-10`;
+  const suffix = `${cnn ? `-${tag}` : ""}${studentKind === "cnn" ? "-scnn" : ""}${
+    hidden === 64 ? "" : `-h${hidden}`
+  }${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${only ? `-v${only.join("")}` : ""}`;
   const save = async () => {
     await Deno.writeTextFile(
-      `${OUT}/distill${cnn ? "-cnn" : ""}${hidden === 64 ? "" : `-h${hidden}`}${
-        subset ? `-n${subset}` : ""
-      }.json`,
+      `${OUT}/distill${suffix}.json`,
       JSON.stringify({
         teacher: {
-          model: cnn
+          model: teacherKind === "cnn-bn"
+            ? "CNN conv32-BN-pool-conv64-BN-pool-FC128-dropout 0.25 (bench/models.ts convBnNet)"
+            : cnn
             ? "CNN conv16-BN-pool-conv32-BN-pool-FC128-dropout 0.25"
             : "MLP 784-512-256-10, dropout 0.2",
           ...results,
         },
         student: {
-          model: `MLP 784-${hidden}-10`,
-          parameters: 784 * hidden + hidden + hidden * 10 + 10,
+          model: studentName,
+          parameters: studentParameters,
           epochs,
           trainingImages: subset || train.length,
         },
-        recipe: `Adam lr 1e-3, cosine, batch 128, normalize(0.2860, 0.3530); every student: manualSeed(0), ` +
-          `loader seed 2, ${epochs} epochs; the teacher's logits (eval(), noGrad) are computed once per image`,
+        recipe:
+          `Adam lr 1e-3, cosine, batch ${batchSize}, ${
+            augment ? "random crop (padding 2) + horizontal flip, " : ""
+          }normalize(0.2860, 0.3530); every student: manualSeed(0), loader seed 2, ${epochs} epochs; the ` +
+          `teacher's logits (eval(), noGrad) are computed ${
+            augment ? "on each augmented batch" : "once per image"
+          }`,
         device,
         adapter: (await gpu.info())?.name ?? "cpu",
         runs,
@@ -176,13 +189,20 @@ if (phase === "distill" || phase === "all") {
       }),
     );
   };
-  // 1. the teacher (trained once; its checkpoint under out/ is reused by later runs)
-  const teacherPath = `${OUT}/teacher_${tag}.safetensors`;
+  // 1. the teacher (trained once; its checkpoint is reused by later runs; --teacher-file names another)
+  const teacherPath = text("--teacher-file", `${OUT}/teacher_${tag}.safetensors`);
   const teacher = makeTeacher().to(device);
   try {
     teacher.loadStateDict(await io.load(teacherPath, { device }));
-    Object.assign(results, JSON.parse(await Deno.readTextFile(`${OUT}/teacher_${tag}.json`)));
-  } catch {
+    try {
+      Object.assign(results, JSON.parse(await Deno.readTextFile(`${OUT}/teacher_${tag}.json`)));
+    } catch {
+      Object.assign(results, { parameters: teacher.numParameters(), file: teacherPath });
+    }
+    results.accuracy = await accuracy(teacher);
+    console.error(`teacher from ${teacherPath}: test accuracy ${results.accuracy}`);
+  } catch (e) {
+    if (args.includes("--teacher-file")) throw e;
     manualSeed(1);
     const fresh = makeTeacher().to(device);
     teacher.loadStateDict(fresh.stateDict());
@@ -212,10 +232,17 @@ if (phase === "distill" || phase === "all") {
     await io.save(teacher.stateDict(), teacherPath);
     await Deno.writeTextFile(`${OUT}/teacher_${tag}.json`, JSON.stringify(results));
   }
+  teacher.eval();
   await save();
-  // 2. its logits for every training image, in eval() mode under noGrad
-  const logits = await teacherLogits(teacher);
-  const withLogits = new WithTeacherLogits(train, logits);
+  // 2. the students' data: with --augment, augmented images (the teacher sees the same batch); otherwise
+  // the teacher's logits for every training image, once, in eval() mode under noGrad
+  const augmented = augment
+    ? await data.FashionMNIST.load({
+      train: true,
+      transform: data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm]),
+    })
+    : null;
+  const studentData = augmented ?? new WithTeacherLogits(train, await teacherLogits(teacher));
   // 3. the same student, same seed and batches, without and with the teacher
   // --kd "4:0.9,2:0.5": the (temperature, alpha) pairs of the distilled runs
   const kd = (args.includes("--kd") ? args[args.indexOf("--kd") + 1] : "4:0.9,2:0.5").split(",").map((p) =>
@@ -225,13 +252,14 @@ if (phase === "distill" || phase === "all") {
     { label: "student alone", temperature: null, alpha: null },
     ...kd.map(([t, a]) => ({ label: `distilled, T ${t}, alpha ${a}`, temperature: t, alpha: a })),
   ];
-  for (const v of variants) {
+  for (const [index, v] of variants.entries()) {
+    if (only && !only.includes(index)) continue;
     manualSeed(0);
-    const net = studentNet(hidden).to(device);
+    const net = makeStudent().to(device);
     const opt = new optim.Adam(net.parameters(), { lr: 1e-3 });
     const sched = new optim.CosineAnnealingLR(opt, { tMax: epochs });
-    const loader = new data.DataLoader(withLogits, {
-      batchSize: 128,
+    const loader = new data.DataLoader(studentData, {
+      batchSize,
       seed: 2,
       prefetch: 2,
       device,
@@ -245,16 +273,17 @@ if (phase === "distill" || phase === "all") {
       net.train();
       loader.setEpoch(epoch);
       for await (using batch of loader) {
-        const [x, y, teacherOut] = batch;
+        const [x, y] = batch;
         opt.zeroGrad();
-        const loss = tidy(() =>
-          v.temperature === null
-            ? F.crossEntropy(net.forward(x), y)
-            : F.distillationLoss(net.forward(x), teacherOut, y, {
-              temperature: v.temperature,
-              alpha: v.alpha!,
-            })
-        );
+        const loss = tidy(() => {
+          if (v.temperature === null) return F.crossEntropy(net.forward(x), y);
+          // the teacher's logits really enter the loss: offline from the dataset, or online on this batch
+          const teacherOut = augment ? noGrad(() => teacher.forward(x)) : batch[2];
+          return F.distillationLoss(net.forward(x), teacherOut, y, {
+            temperature: v.temperature,
+            alpha: v.alpha!,
+          });
+        });
         loss.backward();
         opt.step();
         loss.dispose();
@@ -266,19 +295,6 @@ if (phase === "distill" || phase === "all") {
     }
     net.dispose();
   }
-}
-
-function mlpNet(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Flatten(),
-    new nn.Linear(784, 256),
-    new nn.ReLU(),
-    new nn.Linear(256, 128),
-    new nn.ReLU(),
-    new nn.Linear(128, 100),
-    new nn.ReLU(),
-    new nn.Linear(100, 10),
-  );
 }
 
 /** One epoch of cross-entropy training. */
