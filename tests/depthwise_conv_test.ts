@@ -164,9 +164,10 @@ Deno.test("depthwise conv2d [cpu]: gradcheck, including second-order terms throu
 webgpuTest(
   "depthwise conv2d: the weight gradient of a long reduction is chunked and still exact",
   async () => {
-    // N·OH·OW above one workgroup's WEIGHT_GRAD_WORKGROUP·WEIGHT_GRAD_ITERS positions: two chunks per tap, summed after
-    const positions = WEIGHT_GRAD_WORKGROUP * WEIGHT_GRAD_ITERS + 5000;
-    const N = Math.ceil(positions / (64 * 64));
+    // N·OH row segments of 8 (64 / 8 per row) above one workgroup's WEIGHT_GRAD_WORKGROUP·WEIGHT_GRAD_ITERS:
+    // two chunks per channel, summed after
+    const rows = WEIGHT_GRAD_WORKGROUP * WEIGHT_GRAD_ITERS + 5000;
+    const N = Math.ceil(rows / (64 * 8));
     manualSeed(8);
     const xc = randn([N, 2, 64, 64]);
     const gc = randn([N, 4, 64, 64]);
