@@ -1,13 +1,16 @@
 /**
  * Convolution: `F.conv2d` against PyTorch fixtures (`tests/fixtures/conv.json`, made by
  * `tests/fixtures/make_conv_fixtures.py`) on every device, forward and gradients of x, weight and bias;
- * gradcheck on the CPU; float16; strided inputs; `F.unfold`/`F.fold`; second derivatives; errors;
+ * gradcheck on the CPU; the columns kept for the weight's gradient (and the path gathering them again);
+ * float16; strided inputs; `F.unfold`/`F.fold`; second derivatives; errors;
  * `nn.Conv2d`; and GPU memory staying flat over training steps.
  * @module
  */
 import assert from "node:assert/strict";
 import { autograd, F, gpu, manualSeed, nn, noGrad, randn, type Tensor, tensor, tidy } from "../mod.ts";
 import { backendFor } from "../src/backend/registry.ts";
+import { convColumnsKept } from "../src/ops/unfold.ts";
+import { convWeightGradSlice } from "../src/nn/functional/conv.ts";
 import { assertClose, assertThrowsMessage } from "./helpers/assert_close.ts";
 import { settledInUse } from "./helpers/memory.ts";
 
@@ -71,6 +74,87 @@ for (const device of devices) {
     assert.equal(x.grad, null);
     assert.equal(b.grad, null);
     assertClose(await w.grad!.data(), c.grads.weight, TOL);
+  });
+
+  Deno.test(
+    `conv2d [${device}]: the weight's gradient from gathered columns matches the fixtures`,
+    opts,
+    async (t) => {
+      // convColumnsKept.maxBytes = 0: the backward gathers x's columns again instead of keeping the forward's
+      const was = convColumnsKept.maxBytes;
+      convColumnsKept.maxBytes = 0;
+      try {
+        for (const c of fixtures.conv) {
+          await t.step(c.label, async () => {
+            const x = leaf(c.x, device);
+            const w = leaf(c.weight, device);
+            const b = c.bias ? leaf(c.bias, device) : null;
+            const out = F.conv2d(x, w, b, c.kwargs);
+            out.backward(tensor(c.gradOut, { shape: c.out.shape, device, dtype: "float32" }));
+            assertClose(await x.grad!.data(), c.grads.x, { ...TOL, msg: "grad of x" });
+            assertClose(await w.grad!.data(), c.grads.weight, { ...TOL, msg: "grad of weight" });
+            if (b) assertClose(await b.grad!.data(), c.grads.bias!, { ...TOL, msg: "grad of bias" });
+            for (const u of [x, w, b, out]) u?.dispose();
+          });
+        }
+      } finally {
+        convColumnsKept.maxBytes = was;
+      }
+    },
+  );
+
+  Deno.test(
+    `conv2d [${device}]: the weight's gradient summed in batch slices matches the fixtures`,
+    opts,
+    async (t) => {
+      // convWeightGradSlice.maxBytes = 1: one sample's products at a time, summed (as a wide conv at a large
+      // batch is, whose per-sample products would not fit a storage buffer)
+      const was = convWeightGradSlice.maxBytes;
+      convWeightGradSlice.maxBytes = 1;
+      try {
+        for (const c of fixtures.conv.filter((k) => k.x.shape[0] > 1)) {
+          await t.step(c.label, async () => {
+            const x = tensor(c.x.values, { shape: c.x.shape, device });
+            const w = leaf(c.weight, device);
+            const b = c.bias ? leaf(c.bias, device) : null;
+            const out = F.conv2d(x, w, b, c.kwargs);
+            out.backward(tensor(c.gradOut, { shape: c.out.shape, device, dtype: "float32" }));
+            assertClose(await w.grad!.data(), c.grads.weight, { ...TOL, msg: "grad of weight" });
+            if (b) assertClose(await b.grad!.data(), c.grads.bias!, { ...TOL, msg: "grad of bias" });
+            for (const u of [x, w, b, out]) u?.dispose();
+          });
+        }
+      } finally {
+        convWeightGradSlice.maxBytes = was;
+      }
+    },
+  );
+
+  Deno.test(`conv2d [${device}]: keeps its columns for the weight's gradient until backward`, opts, () => {
+    manualSeed(3);
+    const x = randn([2, 3, 8, 8], { device });
+    const w = randn([4, 3, 3, 3], { device, requiresGrad: true });
+    const b = randn([4], { device, requiresGrad: true });
+    const saved = (out: Tensor) => out.gradFn!.saved.map((t) => t.shape.join("x"));
+    // columns [N, groups, 3·3·3 taps + the row of ones, 6·6 windows]; the weight is not saved (x needs no grad)
+    const out = F.conv2d(x, w, b);
+    assert.deepEqual(saved(out), ["2x1x28x36"]);
+    out.sum().backward();
+    assert.ok(out.gradFn!.released);
+    assert.deepEqual(out.gradFn!.saved, []);
+    // beyond the limit x is saved instead, and nothing when the weight needs no gradient
+    const was = convColumnsKept.maxBytes;
+    convColumnsKept.maxBytes = 2 * 28 * 36 * 4 - 1;
+    try {
+      const out2 = F.conv2d(x, w, b);
+      assert.deepEqual(saved(out2), ["2x3x8x8"]);
+      out2.dispose();
+    } finally {
+      convColumnsKept.maxBytes = was;
+    }
+    const out3 = F.conv2d(x, w.detach(), b);
+    assert.deepEqual(saved(out3), []);
+    for (const t of [x, w, b, out, out3]) t.dispose();
   });
 
   Deno.test(`conv2d [${device}]: strided (non-contiguous) inputs give the same result`, opts, async () => {

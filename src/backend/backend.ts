@@ -120,6 +120,8 @@ export interface Im2colLayout {
   readonly rows: number;
   /** Whether the first row after each block's taps is all ones (for a bias folded into the weight). */
   readonly ones: boolean;
+  /** Length of the output's rows (default OH·OW): zeros past OH·OW. */
+  readonly columns?: number;
 }
 
 /**

@@ -46,12 +46,27 @@ export function unfold(x: Tensor, win: Window2d): Tensor {
 }
 
 /**
+ * Internal knob of `conv2d` (not exported from `mod.ts`): the most bytes of im2col columns its forward
+ * keeps for the weight's gradient (64 MiB); larger columns are gathered again from x in the backward. Set
+ * it to 0 to time or test the gathering path.
+ *
+ * @example
+ * ```ts
+ * import { convColumnsKept } from "./unfold.ts";
+ * const was = convColumnsKept.maxBytes;
+ * convColumnsKept.maxBytes = 0; // every backward gathers its columns again
+ * convColumnsKept.maxBytes = was;
+ * ```
+ */
+export const convColumnsKept: { maxBytes: number } = { maxBytes: 64 * 2 ** 20 };
+
+/**
  * im2col without autograd, its rows laid out for a grouped matrix product: [N, groups·rows, OH·OW] (see
  * {@linkcode Im2colLayout}; `conv2d` folds its bias into the product with the row of ones).
  */
 export function im2colRaw(x: Tensor, win: Window2d, layout: Im2colLayout): Tensor {
   sameDevice("im2col", x);
-  const shape = [x.shape[0], layout.groups * layout.rows, win.out[0] * win.out[1]];
+  const shape = [x.shape[0], layout.groups * layout.rows, layout.columns ?? win.out[0] * win.out[1]];
   const backend = backendFor(x.device);
   const storage = numel(shape) === 0 ? backend.alloc(x.dtype, 0) : backend.im2col(operand(x), win, layout);
   return wrap(storage, shape, x.device);

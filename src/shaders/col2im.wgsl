@@ -23,21 +23,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c = t % C;
   let n = t / C;
   let base = p.c_off + n * p.sN;
+  // Branchless (the bounds are constants, so both loops unroll): a tap whose window row or column falls
+  // outside the grid, or between strides, loads from `base` and adds zero. llvmpipe runs the lanes of a
+  // SIMD vector in lockstep, where the break/continue form cost masks and a loop it could not unroll.
   var acc = 0.0;
   for (var kh = 0u; kh < KH; kh++) {
     // the window row oh whose tap kh lands on h: h = oh·SH - PH + kh·DH
     let th = i32(h + PH) - i32(kh * DH);
-    if (th < 0) { break; }
-    if (u32(th) % SH != 0u) { continue; }
-    let oh = u32(th) / SH;
-    if (oh >= OH) { continue; }
+    let uh = u32(max(th, 0));
+    let oh = uh / SH;
+    let okh = th >= 0 && uh % SH == 0u && oh < OH;
     for (var kw = 0u; kw < KW; kw++) {
       let tw = i32(w + PW) - i32(kw * DW);
-      if (tw < 0) { break; }
-      if (u32(tw) % SW != 0u) { continue; }
-      let ow = u32(tw) / SW;
-      if (ow >= OW) { continue; }
-      acc += f32(cols[base + ((c * KH + kh) * KW + kw) * p.sR + (oh * OW + ow) * p.sL]);
+      let uw = u32(max(tw, 0));
+      let ow = uw / SW;
+      let ok = okh && tw >= 0 && uw % SW == 0u && ow < OW;
+      let j = select(base, base + ((c * KH + kh) * KW + kw) * p.sR + (oh * OW + ow) * p.sL, ok);
+      acc += select(0.0, f32(cols[j]), ok);
     }
   }
   out[i] = {{T}}(acc);

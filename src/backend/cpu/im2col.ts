@@ -10,7 +10,8 @@ import type { HostOperand } from "./strided.ts";
 /**
  * x [N, C, H, W] (any strides) → contiguous [N, C·KH·KW, OH·OW]: row (c·KH + kh)·KW + kw, column
  * oh·OW + ow holds x[n, c, oh·SH - PH + kh·DH, ow·SW - PW + kw·DW], or 0 in the padding. A `layout`
- * splits the rows into `groups` blocks of `rows` rows (taps, then a row of ones when `ones`, then zeros).
+ * splits the rows into `groups` blocks of `rows` rows (taps, then a row of ones when `ones`, then zeros), each
+ * `columns` long (zeros past OH·OW).
  */
 export function im2col(x: HostOperand, win: Window2d, layout?: Im2colLayout): TypedArray {
   const [N, C, H, W] = x.view.shape;
@@ -20,7 +21,7 @@ export function im2col(x: HostOperand, win: Window2d, layout?: Im2colLayout): Ty
   const [PH, PW] = win.padding;
   const [DH, DW] = win.dilation;
   const [OH, OW] = win.out;
-  const L = OH * OW;
+  const L = layout?.columns ?? OH * OW;
   const G = layout?.groups ?? 1;
   const Cg = C / G;
   const K = Cg * KH * KW;
@@ -30,7 +31,7 @@ export function im2col(x: HostOperand, win: Window2d, layout?: Im2colLayout): Ty
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
       let o = (n * G + g) * rows * L;
-      if (layout?.ones) out.fill(1, o + K * L, o + (K + 1) * L);
+      if (layout?.ones) out.fill(1, o + K * L, o + K * L + OH * OW);
       for (let c = g * Cg; c < (g + 1) * Cg; c++) {
         const base = x.view.offset + n * sN + c * sC;
         for (let kh = 0; kh < KH; kh++) {
@@ -47,6 +48,7 @@ export function im2col(x: HostOperand, win: Window2d, layout?: Im2colLayout): Ty
                 if (iw >= 0 && iw < W) out[o] = src[row + iw * sW];
               }
             }
+            o += L - OH * OW;
           }
         }
       }

@@ -566,7 +566,7 @@ export class WebGpuBackend implements Backend {
   im2col(x: Operand, win: Window2d, layout?: Im2colLayout): GpuStorage {
     const [N, C] = x.view.shape;
     const rows = layout ? layout.groups * layout.rows : C * win.kernel[0] * win.kernel[1];
-    const size = N * rows * win.out[0] * win.out[1];
+    const size = N * rows * (layout?.columns ?? win.out[0] * win.out[1]);
     const out = this.#storage(x.storage.dtype, size, "im2col");
     if (size === 0) return out;
     const launch = im2colKernel(x.storage.dtype, x.view, win, layout);
