@@ -197,7 +197,11 @@ if (phase === "distill" || phase === "all") {
     try {
       Object.assign(results, JSON.parse(await Deno.readTextFile(`${OUT}/teacher_${tag}.json`)));
     } catch {
-      Object.assign(results, { parameters: teacher.numParameters(), file: teacherPath });
+      Object.assign(results, {
+        parameters: teacher.numParameters(),
+        file: teacherPath,
+        ...(args.includes("--teacher-epochs") ? { epochs: teacherEpochs } : {}),
+      });
     }
     results.accuracy = await accuracy(teacher);
     console.error(`teacher from ${teacherPath}: test accuracy ${results.accuracy}`);
@@ -432,6 +436,20 @@ if (phase === "report" || phase === "all") {
   const read = async (name: string) => JSON.parse(await Deno.readTextFile(`${OUT}/${name}`));
   const date = new Date().toISOString().slice(0, 10);
   const path = `bench/results/${date}-prune-distill.json`;
+  // what an earlier run recorded stays when this machine lacks its out/ files
+  const before = await Deno.readTextFile(path).then(JSON.parse).catch(() => ({}));
+  const keep = (key: string, name: string) => read(name).catch(() => before[key] ?? null);
+  // variants run as separate processes (--variants) are merged into one configuration
+  const variants = async (key: string, names: string[]) => {
+    const parts = (await Promise.all(names.map((n) => read(n).catch(() => null)))).filter((p) => p);
+    if (parts.length === 0) return before[key] ?? null;
+    // the last part's teacher description: the distilled run is the one that loaded the final teacher
+    return {
+      ...parts[parts.length - 1],
+      runs: parts.flatMap((p) => p.runs),
+      seconds: Math.max(...parts.map((p) => p.seconds)),
+    };
+  };
   await io.writeFileAtomic(
     path,
     [
@@ -439,12 +457,16 @@ if (phase === "report" || phase === "all") {
         JSON.stringify(
           {
             date,
-            prune: await read("prune.json"),
-            distill: await read("distill.json"),
-            distill_short: await read("distill_short.json").catch(() => null),
-            distill_small: await read("distill-h16.json").catch(() => null),
-            distill_few: await read("distill-n3000.json").catch(() => null),
-            distill_cnn: await read("distill-cnn.json").catch(() => null),
+            prune: await keep("prune", "prune.json"),
+            distill: await keep("distill", "distill.json"),
+            distill_short: await keep("distill_short", "distill_short.json"),
+            distill_small: await keep("distill_small", "distill-h16.json"),
+            distill_few: await keep("distill_few", "distill-n3000.json"),
+            distill_cnn: await keep("distill_cnn", "distill-cnn.json"),
+            distill_cnn_bn: await variants("distill_cnn_bn", [
+              "distill-cnn_bn-scnn-aug-v0.json",
+              "distill-cnn_bn-scnn-aug-v1.json",
+            ]),
           },
           null,
           1,
