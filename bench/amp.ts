@@ -30,6 +30,7 @@ import {
   type Tensor,
   tidy,
 } from "../mod.ts";
+import { demoCnn, mlpNet } from "./models.ts";
 
 const args = Deno.args;
 const arg = (name: string, fallback: number) => {
@@ -50,34 +51,6 @@ function mlpBig(): nn.Sequential {
     new nn.Linear(1024, 1024),
     new nn.ReLU(),
     new nn.Linear(1024, 10),
-  );
-}
-
-function demoCnn(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }),
-    new nn.BatchNorm2d(16),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(32 * 7 * 7, 10),
-  );
-}
-
-function mlpSmall(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Flatten(),
-    new nn.Linear(784, 256),
-    new nn.ReLU(),
-    new nn.Linear(256, 128),
-    new nn.ReLU(),
-    new nn.Linear(128, 100),
-    new nn.ReLU(),
-    new nn.Linear(100, 10),
   );
 }
 
@@ -294,7 +267,7 @@ async function evaluate(model: nn.Sequential): Promise<number> {
 
 async function converge(useAmp: boolean): Promise<ConvergenceRun> {
   manualSeed(0);
-  const model = mlpSmall().to(device);
+  const model = mlpNet().to(device);
   const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
   const scaler = useAmp ? new amp.GradScaler() : null;
   const loader = new data.DataLoader(train, { batchSize: 128, shuffle: true, seed: 0, prefetch: 2, device });

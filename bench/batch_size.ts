@@ -18,6 +18,7 @@
  * @module
  */
 import { F, gpu, manualSeed, nn, optim, randint, randn, type Tensor, tidy } from "../mod.ts";
+import { demoCnn } from "./models.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -30,22 +31,6 @@ const budgetMs = Number(arg("budget-ms", "1500"));
 const repeats = Number(arg("repeats", "3"));
 const models = arg("models", "cnn,mlp").split(",");
 const outPath = Deno.args.includes("--out") ? arg("out", "") : null;
-
-/** The demo's CNN (about 27K parameters). */
-function demoCnn(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }),
-    new nn.BatchNorm2d(16),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(32 * 7 * 7, 10),
-  );
-}
 
 /** An MLP 784→256→128→10 (235K parameters). */
 function mlp(): nn.Sequential {

@@ -1,6 +1,6 @@
 /**
  * The Fashion-MNIST models and the test-accuracy loop shared by the training benches
- * (`bench/fashion_mnist.ts`, `bench/prune_distill.ts`): like torchvision next to `torch.nn`, architectures
+ * (`bench/fashion_mnist.ts`, `bench/prune_distill.ts`, `bench/amp.ts`, `bench/batch_size.ts`, `bench/soak.ts`): like torchvision next to `torch.nn`, architectures
  * live beside the benches that train them, not in the library.
  * @module
  */
@@ -59,6 +59,30 @@ export function studentCnn(): nn.Sequential {
     new nn.ReLU(),
     new nn.Dropout(0.2),
     new nn.Linear(56, 10),
+  );
+}
+
+/**
+ * The demo's CNN (27 562 parameters): conv(16)+BN+ReLU+pool, conv(32)+BN+ReLU+pool, linear 1568→10.
+ *
+ * @example
+ * ```ts
+ * import { demoCnn } from "./models.ts";
+ * console.log(demoCnn().numParameters());
+ * ```
+ */
+export function demoCnn(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Conv2d(1, 16, 3, { padding: 1 }),
+    new nn.BatchNorm2d(16),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(16, 32, 3, { padding: 1 }),
+    new nn.BatchNorm2d(32),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    new nn.Linear(32 * 7 * 7, 10),
   );
 }
 

@@ -12,7 +12,8 @@
  * tests/soak_test.ts runs a short version through {@linkcode soakRun}.
  * @module
  */
-import { data, F, gpu, manualSeed, nn, optim, stack, type Tensor, tidy } from "../mod.ts";
+import { data, F, gpu, manualSeed, optim, stack, type Tensor, tidy } from "../mod.ts";
+import { demoCnn } from "./models.ts";
 
 /** Options of one soak run. */
 export interface SoakOptions {
@@ -57,22 +58,6 @@ export interface SoakRun {
 
 let trainSet: data.Dataset | null = null;
 
-/** The demo's CNN on `device` (about 27K parameters). */
-export function demoCnn(device: "webgpu" | "cpu"): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }),
-    new nn.BatchNorm2d(16),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(32 * 7 * 7, 10),
-  ).to(device);
-}
-
 /**
  * Trains the demo CNN for `steps` steps on WebGPU from `seed`. Losses stay on the device and are read in one
  * transfer per sample; memory is sampled after that read (so the sampled figure holds only the model, the
@@ -82,7 +67,7 @@ export async function soakRun(opts: SoakOptions): Promise<SoakRun> {
   const { steps, seed = 0, batchSize = 64, sampleEvery = 100 } = opts;
   trainSet ??= await data.FashionMNIST.load({ train: true, transform: data.normalize(0.2860, 0.3530) });
   manualSeed(seed);
-  const model = demoCnn("webgpu");
+  const model = demoCnn().to("webgpu");
   const opt = new optim.Adam(model.parameters(), { lr: 3e-3 });
   const loader = new data.DataLoader(trainSet, {
     batchSize,
