@@ -7,6 +7,43 @@
 import { type data, nn, noGrad, type Tensor, tidy } from "../mod.ts";
 
 /**
+ * Two conv(3×3, padding 1)+BatchNorm+ReLU+max-pool blocks of `c1` and `c2` channels on 28×28×1 images,
+ * then, with `hidden`, FC hidden + ReLU + dropout + FC 10, else one FC 10: the layout of every CNN below
+ * (the layer order, hence the state-dict keys, is the same for all).
+ *
+ * @example
+ * ```ts
+ * import { convNet } from "./models.ts";
+ * const net = convNet(16, 32, { hidden: 64, dropout: 0.1 });
+ * ```
+ */
+export function convNet(
+  c1: number,
+  c2: number,
+  head: { hidden?: number; dropout?: number } = {},
+): nn.Sequential {
+  const layers: nn.Module[] = [];
+  for (const [cin, cout] of [[1, c1], [c1, c2]]) {
+    layers.push(
+      new nn.Conv2d(cin, cout, 3, { padding: 1 }),
+      new nn.BatchNorm2d(cout),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2),
+    );
+  }
+  layers.push(new nn.Flatten());
+  if (head.hidden) {
+    layers.push(
+      new nn.Linear(c2 * 7 * 7, head.hidden),
+      new nn.ReLU(),
+      new nn.Dropout(head.dropout ?? 0),
+      new nn.Linear(head.hidden, 10),
+    );
+  } else layers.push(new nn.Linear(c2 * 7 * 7, 10));
+  return new nn.Sequential(...layers);
+}
+
+/**
  * The "2 conv + pooling + BatchNorm" network of the dataset README's table (421 834 parameters):
  * conv(32)+BN+ReLU+pool, conv(64)+BN+ReLU+pool, FC 128, dropout 0.25, FC 10.
  *
@@ -17,21 +54,7 @@ import { type data, nn, noGrad, type Tensor, tidy } from "../mod.ts";
  * ```
  */
 export function convBnNet(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(32, 64, 3, { padding: 1 }),
-    new nn.BatchNorm2d(64),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(64 * 7 * 7, 128),
-    new nn.ReLU(),
-    new nn.Dropout(0.25),
-    new nn.Linear(128, 10),
-  );
+  return convNet(32, 64, { hidden: 128, dropout: 0.25 });
 }
 
 /**
@@ -45,25 +68,11 @@ export function convBnNet(): nn.Sequential {
  * ```
  */
 export function studentCnn(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }),
-    new nn.BatchNorm2d(16),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(32 * 7 * 7, 56),
-    new nn.ReLU(),
-    new nn.Dropout(0.2),
-    new nn.Linear(56, 10),
-  );
+  return convNet(16, 32, { hidden: 56, dropout: 0.2 });
 }
 
 /**
- * The demo's CNN (27 562 parameters): conv(16)+BN+ReLU+pool, conv(32)+BN+ReLU+pool, linear 1568→10.
+ * The CNN of the AMP, batch-size and soak benches (20 586 parameters): conv(16)+BN+ReLU+pool, conv(32)+BN+ReLU+pool, linear 1568→10.
  *
  * @example
  * ```ts
@@ -72,18 +81,7 @@ export function studentCnn(): nn.Sequential {
  * ```
  */
 export function demoCnn(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }),
-    new nn.BatchNorm2d(16),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(32 * 7 * 7, 10),
-  );
+  return convNet(16, 32);
 }
 
 /** The MLP 784-256-128-100-10 of the dataset README's table (247 766 parameters). */

@@ -18,7 +18,7 @@
  * @module
  */
 import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from "../mod.ts";
-import { convBnNet, evaluateAccuracy, mlpNet, studentCnn } from "./models.ts";
+import { convBnNet, convNet, evaluateAccuracy, mlpNet, studentCnn } from "./models.ts";
 
 const args = Deno.args;
 const phase = args[0] ?? "all";
@@ -51,21 +51,7 @@ function mlpTeacherNet(): nn.Sequential {
 
 /** The convolutional teacher (206K parameters): two conv + BatchNorm + pool blocks and a hidden layer. */
 function cnnTeacherNet(): nn.Sequential {
-  return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }),
-    new nn.BatchNorm2d(16),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Conv2d(16, 32, 3, { padding: 1 }),
-    new nn.BatchNorm2d(32),
-    new nn.ReLU(),
-    new nn.MaxPool2d(2),
-    new nn.Flatten(),
-    new nn.Linear(32 * 7 * 7, 128),
-    new nn.ReLU(),
-    new nn.Dropout(0.25),
-    new nn.Linear(128, 10),
-  );
+  return convNet(16, 32, { hidden: 128, dropout: 0.25 });
 }
 
 /** The student: an MLP 784-hidden-10, under 100K parameters (50,890 with 64 hidden units). */
