@@ -13,6 +13,7 @@
 import process from "node:process";
 import { data, F, gpu, manualSeed, nn, noGrad, optim, randint, randn, type Tensor, tidy } from "../mod.ts";
 import { mobileNetSmall } from "./mobilenet_small.ts";
+import { evaluateAccuracy } from "./models.ts";
 
 const args = Deno.args;
 const which = args[0] ?? "separable";
@@ -101,21 +102,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     }
   }
   if (recalibrate > 0) await recalibrateBatchNorm(recalibrate);
-  net.eval();
-  let correct: Tensor | null = null;
-  await noGrad(async () => {
-    for await (using batch of testLoader) {
-      const [x, y] = batch;
-      const hits = tidy(() => net.forward(x).argmax(1).eq(y).sum());
-      const total: Tensor = correct ? correct.add(hits) : hits;
-      if (correct) {
-        correct.dispose();
-        hits.dispose();
-      }
-      correct = total;
-    }
-  });
-  accs.push((await correct!.item()) / test.length);
+  accs.push(await evaluateAccuracy(net, testLoader));
   seconds.push((performance.now() - t0) / 1000);
   console.error(
     JSON.stringify({ model: which, epoch, accuracy: accs[epoch - 1], seconds: seconds[epoch - 1] }),

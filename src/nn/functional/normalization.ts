@@ -6,6 +6,7 @@ import { isGradEnabled, noGrad } from "../../autograd/grad_mode.ts";
 import { record } from "../../ops/util.ts";
 import { batchNormSums, channelAffine } from "../../ops/batch_norm.ts";
 import { stack } from "../../ops/join.ts";
+import { zeros } from "../../tensor/creation.ts";
 import { autocastFp32 } from "../../autograd/autocast_mode.ts";
 import { fmtShape, numel } from "../../tensor/shape.ts";
 import { tidy } from "../../tensor/scope.ts";
@@ -208,16 +209,14 @@ function normalizeFused(
         let gx: Tensor | null = null;
         if (x.requiresGrad) {
           const k1 = sw ? sIstd.mul(sw.reshape([c]).float()) : sIstd; // γ/σ
-          let coef: Tensor;
           if (training) {
             // dx = k1·g + k2·x + k0 with k2 = −k1·Σg·x̂/(m·σ) and k0 = −k1·Σg/m − k2·μ
             const k2 = k1.mul(gxhatSum).mul(sIstd).div(-n);
             const k0 = k1.mul(gSum).div(-n).sub(k2.mul(sMean));
-            coef = stack([k1, k0, k2]);
-            gx = channelAffine(g3, coef, x3s.dtype === g3.dtype ? x3s : x3s.to(g3.dtype)).reshape(x.shape);
+            const xs = x3s.dtype === g3.dtype ? x3s : x3s.to(g3.dtype);
+            gx = channelAffine(g3, stack([k1, k0, k2]), xs).reshape(x.shape);
           } else {
-            coef = stack([k1, k1.mul(0)]);
-            gx = channelAffine(g3, coef).reshape(x.shape);
+            gx = channelAffine(g3, stack([k1, zeros([c], { device: k1.device })])).reshape(x.shape);
           }
         }
         const gw = weight?.requiresGrad ? gxhatSum.to(weight.dtype) : null;
