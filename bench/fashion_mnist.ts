@@ -9,6 +9,7 @@
  * ```
  *
  * Options: `--augment` (random crop with 2 pixels of padding and horizontal flip, per image, on the device),
+ * `--flip` (horizontal flip only),
  * `--lr` (Adam's learning rate, default 1e-3), `--label-smoothing` (default 0), `--save FILE` (the weights
  * of the best epoch as safetensors, written atomically), `--out FILE` (appends the summary JSON line).
  * @module
@@ -26,6 +27,7 @@ const epochs = Number(option("--epochs") ?? 10);
 const lr = Number(option("--lr") ?? 1e-3);
 const labelSmoothing = Number(option("--label-smoothing") ?? 0);
 const augment = args.includes("--augment");
+const flip = args.includes("--flip");
 const saveFile = option("--save");
 const outFile = option("--out");
 const device = gpu.defaultDevice();
@@ -34,6 +36,8 @@ manualSeed(0);
 const norm = data.normalize(0.2860, 0.3530);
 const trainTransform = augment
   ? data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm])
+  : flip
+  ? data.compose([data.randomHorizontalFlip(), norm])
   : norm;
 const train = await data.FashionMNIST.load({ train: true, transform: trainTransform });
 const test = await data.FashionMNIST.load({ train: false, transform: norm });
@@ -71,7 +75,7 @@ const summary = JSON.stringify({
   date: new Date().toISOString().slice(0, 10),
   model: which,
   recipe: `Adam lr ${lr}, cosine over ${epochs} epochs, batch ${batchSize}, ${
-    augment ? "random crop (padding 2) + horizontal flip, " : ""
+    augment ? "random crop (padding 2) + horizontal flip, " : flip ? "horizontal flip, " : ""
   }${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ""}normalize(0.2860, 0.3530), seed 0`,
   parameters: net.numParameters(),
   device,

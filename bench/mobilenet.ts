@@ -6,6 +6,7 @@
  * ```sh
  * deno run -A bench/mobilenet.ts separable --epochs 6
  * deno run -A bench/mobilenet.ts dense --epochs 6
+ * deno run -A bench/mobilenet.ts separable --epochs 12 --flip --width 16
  * deno run -A bench/mobilenet.ts step-cost               # CPU and wall ms per batch-128 training step, both nets
  * ```
  * @module
@@ -36,20 +37,25 @@ const testLimit = opt("--test-limit", 0); // evaluate on the first `testLimit` t
 // before each evaluation, recompute BatchNorm's running statistics as a plain average over this many training
 // batches (forward only): after a short training the exponential averages lag the weights (0: off)
 const recalibrate = opt("--recalibrate-bn", 0);
+// --width N: the stem's channels (default 16; the blocks have 2, 4, 8 and 8 times as many)
+const width = opt("--width", 16);
+// --flip: a random horizontal flip per training image
+const flip = args.includes("--flip");
 const outIdx = args.indexOf("--out");
 const outFile = outIdx >= 0 ? args[outIdx + 1] : null;
 const device = gpu.defaultDevice();
 manualSeed(0);
 
 const norm = data.normalize(0.2860, 0.3530);
-const full = await data.FashionMNIST.load({ train: true, transform: norm });
+const trainTransform = flip ? data.compose([data.randomHorizontalFlip(), norm]) : norm;
+const full = await data.FashionMNIST.load({ train: true, transform: trainTransform });
 const train = limit
   ? new data.ImageClassificationDataset(
     full.pixels.subarray(0, limit * 784),
     full.labels.subarray(0, limit),
     [28, 28],
     full.classes,
-    norm,
+    trainTransform,
   )
   : full;
 const fullTest = await data.FashionMNIST.load({ train: false, transform: norm });
@@ -63,7 +69,7 @@ const test = testLimit
   )
   : fullTest;
 
-const net = mobileNetSmall({ separable: which === "separable" }).to(device);
+const net = mobileNetSmall({ separable: which === "separable", width }).to(device);
 const adam = new optim.Adam(net.parameters(), { lr: maxLr });
 const loader = new data.DataLoader(train, { batchSize, shuffle: true, seed: 0, prefetch: 2, device });
 const sched = new optim.OneCycleLR(adam, { maxLr, epochs, stepsPerEpoch: loader.length });
@@ -130,9 +136,12 @@ async function recalibrateBatchNorm(batches: number): Promise<void> {
 const result = {
   date: new Date().toISOString().slice(0, 10),
   bench: "mobilenet",
-  model: which === "separable" ? "mobileNetSmall (depthwise-separable)" : "mobileNetSmall dense 3x3 twin",
+  model: (which === "separable" ? "mobileNetSmall (depthwise-separable)" : "mobileNetSmall dense 3x3 twin") +
+    (width === 16 ? "" : `, width ${width}`),
   recipe:
-    `Adam, OneCycleLR maxLr ${maxLr} over ${epochs} epochs, batch ${batchSize}, normalize(0.2860, 0.3530), ` +
+    `Adam, OneCycleLR maxLr ${maxLr} over ${epochs} epochs, batch ${batchSize}, ${
+      flip ? "horizontal flip, " : ""
+    }normalize(0.2860, 0.3530), ` +
     `seed 0${limit ? `, first ${limit} training images` : ""}${
       testLimit ? `, first ${testLimit} test images` : ""
     }` +

@@ -72,6 +72,21 @@ export function studentCnn(): nn.Sequential {
 }
 
 /**
+ * A wider distillation student, still under 100K parameters (86 426): conv(24)+BN+ReLU+pool,
+ * conv(48)+BN+ReLU+pool, FC 32, dropout 0.1, FC 10; more convolution channels than {@linkcode studentCnn}
+ * and a narrower head, about half of {@linkcode convBnNet}'s multiply-adds.
+ *
+ * @example
+ * ```ts
+ * import { studentCnnWide } from "./models.ts";
+ * console.log(studentCnnWide().numParameters()); // 86426
+ * ```
+ */
+export function studentCnnWide(): nn.Sequential {
+  return convNet(24, 48, { hidden: 32, dropout: 0.1 });
+}
+
+/**
  * The CNN of the AMP, batch-size and soak benches (20 586 parameters): conv(16)+BN+ReLU+pool, conv(32)+BN+ReLU+pool, linear 1568→10.
  *
  * @example

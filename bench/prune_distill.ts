@@ -12,13 +12,13 @@
  *
  * Options: `--epochs N` (dense MLP epochs for prune, default 4; student epochs for distill, default 5),
  * `--teacher-epochs N` (default 6); for distill also `--teacher mlp|cnn|cnn-bn`, `--teacher-file F` (weights
- * saved by `bench/fashion_mnist.ts cnn-bn --save F`), `--student mlp|cnn`, `--batch N`, `--augment` (online
+ * saved by `bench/fashion_mnist.ts cnn-bn --save F`), `--student mlp|cnn|cnn-wide`, `--batch N`, `--augment` (online
  * distillation on augmented batches), `--kd "T:alpha,..."`, `--variants 0,1` (which of [alone, ...kd] to run). Trained dense and teacher models are kept under out/prune_distill/ and
  * reused by later runs.
  * @module
  */
 import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from "../mod.ts";
-import { convBnNet, convNet, evaluateAccuracy, mlpNet, studentCnn } from "./models.ts";
+import { convBnNet, convNet, evaluateAccuracy, mlpNet, studentCnn, studentCnnWide } from "./models.ts";
 
 const args = Deno.args;
 const phase = args[0] ?? "all";
@@ -120,9 +120,13 @@ if (phase === "distill" || phase === "all") {
   const cnn = teacherKind !== "mlp";
   const makeTeacher = teacherKind === "cnn-bn" ? convBnNet : cnn ? cnnTeacherNet : mlpTeacherNet;
   const tag = teacherKind === "cnn-bn" ? "cnn_bn" : cnn ? "cnn" : "mlp";
-  // --student mlp | cnn (the 93K CNN of bench/models.ts)
+  // --student mlp | cnn | cnn-wide (the 93K and 86K CNNs of bench/models.ts)
   const studentKind = text("--student", "mlp");
-  const makeStudent = studentKind === "cnn" ? studentCnn : () => studentNet(hidden);
+  const makeStudent = studentKind === "cnn"
+    ? studentCnn
+    : studentKind === "cnn-wide"
+    ? studentCnnWide
+    : () => studentNet(hidden);
   // --augment: random crop (padding 2) and flip on the students' batches, the teacher's logits computed on
   // the same augmented batch (online distillation) instead of once per image
   const augment = args.includes("--augment");
@@ -139,10 +143,14 @@ if (phase === "distill" || phase === "all") {
   const studentParameters = makeStudent().numParameters();
   const studentName = studentKind === "cnn"
     ? "CNN conv16-BN-pool-conv32-BN-pool-FC56-dropout 0.2"
+    : studentKind === "cnn-wide"
+    ? "CNN conv24-BN-pool-conv48-BN-pool-FC32-dropout 0.1"
     : `MLP 784-${hidden}-10`;
-  const suffix = `${cnn ? `-${tag}` : ""}${studentKind === "cnn" ? "-scnn" : ""}${
-    hidden === 64 ? "" : `-h${hidden}`
-  }${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${only ? `-v${only.join("")}` : ""}`;
+  const suffix = `${cnn ? `-${tag}` : ""}${
+    studentKind === "cnn" ? "-scnn" : studentKind === "cnn-wide" ? "-scnnw" : ""
+  }${hidden === 64 ? "" : `-h${hidden}`}${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${
+    only ? `-v${only.join("")}` : ""
+  }`;
   const save = async () => {
     await Deno.writeTextFile(
       `${OUT}/distill${suffix}.json`,
@@ -453,6 +461,7 @@ if (phase === "report" || phase === "all") {
               "distill-cnn_bn-scnn-aug-v0.json",
               "distill-cnn_bn-scnn-aug-v1.json",
             ]),
+            distill_cnn_bn_wide: await keep("distill_cnn_bn_wide", "distill-cnn_bn-scnnw.json"),
           },
           null,
           1,
