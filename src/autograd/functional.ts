@@ -14,7 +14,7 @@ import { onesFor } from "../ops/binary.ts";
  *
  * @example
  * ```ts
- * import { autograd, tensor } from "./mod.ts";
+ * import { autograd, tensor } from "../../mod.ts";
  * const x = tensor([1, 2, 3], { requiresGrad: true });
  * const [dx] = autograd.grad([x.mul(x).sum()], [x]); // 2x
  * ```
@@ -59,7 +59,7 @@ export interface GradcheckOptions {
  *
  * @example
  * ```ts
- * import { autograd, tensor } from "./mod.ts";
+ * import { autograd, tensor } from "../../mod.ts";
  * const x = tensor([0.3, -0.7, 1.1], { requiresGrad: true });
  * await autograd.gradcheck((x) => x.tanh().mul(x), [x]);
  * ```

@@ -50,7 +50,7 @@ function guard(on: boolean): GradModeGuard {
  *
  * @example
  * ```ts
- * import { noGrad, tensor } from "./mod.ts";
+ * import { noGrad, tensor } from "../../mod.ts";
  * const w = tensor([1, 2], { requiresGrad: true });
  * const y = noGrad(() => w.mul(2)); // y.requiresGrad === false
  * {
@@ -72,7 +72,7 @@ export function noGrad<T>(fn?: () => T): T | GradModeGuard {
  *
  * @example
  * ```ts
- * import { enableGrad, noGrad, tensor } from "./mod.ts";
+ * import { enableGrad, noGrad, tensor } from "../../mod.ts";
  * const w = tensor([1, 2], { requiresGrad: true });
  * noGrad(() => enableGrad(() => w.mul(2))); // recorded
  * ```

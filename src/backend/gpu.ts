@@ -98,7 +98,7 @@ export interface Gpu {
  *
  * @example
  * ```ts
- * import { gpu, tensor } from "./mod.ts";
+ * import { gpu, tensor } from "../../mod.ts";
  * const device = (await gpu.isAvailable()) ? "webgpu" : "cpu";
  * console.log(await gpu.info()); // adapter name, backend, f16, limits
  * const x = tensor([1, 2, 3], { device });

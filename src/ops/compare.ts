@@ -43,7 +43,7 @@ export function logicalOr(a: Tensor, b: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { tensor, where } from "./mod.ts";
+ * import { tensor, where } from "../../mod.ts";
  * const x = tensor([-1, 2, -3]);
  * const y = where(x.gt(0), x, x.mul(-0.1)); // [0.1, 2, 0.3]
  * ```

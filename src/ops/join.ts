@@ -17,7 +17,7 @@ import { noGrad } from "../autograd/grad_mode.ts";
  *
  * @example
  * ```ts
- * import { cat, tensor } from "./mod.ts";
+ * import { cat, tensor } from "../../mod.ts";
  * const c = cat([tensor([[1, 2]]), tensor([[3, 4]])], 0); // shape [2, 2]
  * ```
  */
@@ -75,7 +75,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
  *
  * @example
  * ```ts
- * import { stack, tensor } from "./mod.ts";
+ * import { stack, tensor } from "../../mod.ts";
  * const s = stack([tensor([1, 2]), tensor([3, 4])], 1); // [[1, 3], [2, 4]]
  * ```
  */

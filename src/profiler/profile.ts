@@ -66,7 +66,7 @@ export interface ProfileOptions {
  *
  * @example
  * ```ts
- * import { profile, randn } from "./mod.ts";
+ * import { profile, randn } from "../../mod.ts";
  * const a = randn([64, 64]);
  * const p = await profile(() => a.matmul(a).relu().sum().item());
  * console.log(p.toString()); // a table: op, device, calls, total ms, mean ms, share, allocated, peak
@@ -366,7 +366,7 @@ let active = false;
  *
  * @example
  * ```ts
- * import { F, nn, optim, profile, randint, randn } from "./mod.ts";
+ * import { F, nn, optim, profile, randint, randn } from "../../mod.ts";
  * const model = new nn.Sequential(new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10));
  * const opt = new optim.Adam(model.parameters());
  * const [x, y] = [randn([64, 784]), randint(0, 10, [64])];

@@ -25,7 +25,7 @@ let defaultDevice: Device = "cpu";
  *
  * @example
  * ```ts
- * import { gpu, setDefaultDevice } from "./mod.ts";
+ * import { gpu, setDefaultDevice } from "../../mod.ts";
  * setDefaultDevice((await gpu.isAvailable()) ? "webgpu" : "cpu");
  * ```
  */
@@ -103,7 +103,7 @@ function flattenNested(
  *
  * @example
  * ```ts
- * import { tensor } from "./mod.ts";
+ * import { tensor } from "../../mod.ts";
  * const a = tensor([[1, 2], [3, 4]]); // int32, shape [2, 2]
  * const b = tensor([0.5, 1.5], { device: "cpu", requiresGrad: true });
  * const c = tensor(new Float32Array(6), { shape: [2, 3] });
@@ -173,7 +173,7 @@ export function full(shape: readonly number[], value: number | boolean, opts: Te
  *
  * @example
  * ```ts
- * import { zeros } from "./mod.ts";
+ * import { zeros } from "../../mod.ts";
  * const z = zeros([2, 3], { device: "cpu" });
  * ```
  */
@@ -202,7 +202,7 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
  *
  * @example
  * ```ts
- * import { arange } from "./mod.ts";
+ * import { arange } from "../../mod.ts";
  * arange(5); // [0, 1, 2, 3, 4]
  * arange(0, 1, 0.25); // [0, 0.25, 0.5, 0.75]
  * ```

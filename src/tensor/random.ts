@@ -30,7 +30,7 @@ function seedState(seed: number): RngState {
  *
  * @example
  * ```ts
- * import { manualSeed, rand } from "./mod.ts";
+ * import { manualSeed, rand } from "../../mod.ts";
  * manualSeed(0);
  * const a = await rand([3]).toArray();
  * manualSeed(0);

@@ -41,7 +41,7 @@ function collect(value: unknown, out: Set<unknown>, depth = 0): void {
  *
  * @example
  * ```ts
- * import { tensor, tidy } from "./mod.ts";
+ * import { tensor, tidy } from "../../mod.ts";
  * const x = tensor([1, 2, 3]);
  * const y = tidy(() => x.mul(2).add(1)); // the intermediate x.mul(2) is disposed
  * ```

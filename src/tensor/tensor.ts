@@ -63,7 +63,7 @@ let nextId = 1;
  *
  * @example
  * ```ts
- * import { tensor } from "./mod.ts";
+ * import { tensor } from "../../mod.ts";
  * const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
  * const y = x.mul(x).sum();
  * y.backward();
