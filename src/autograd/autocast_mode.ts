@@ -20,6 +20,12 @@ import type { Tensor } from "../tensor/tensor.ts";
 /**
  * Ops that autocast runs in float16 (PyTorch's `lower_precision_fp` list: `matmul`, `mm`, `bmm`, `linear`,
  * `conv2d`... on CUDA). Only those denograd has are named here; each consults the state at its entry.
+ *
+ * @example
+ * ```ts
+ * import { amp } from "../../mod.ts";
+ * console.log(amp.LOWER_PRECISION_FP_OPS.includes("matmul")); // true: float16 inside amp.autocast
+ * ```
  */
 export const LOWER_PRECISION_FP_OPS = ["matmul", "linear", "conv2d"] as const;
 
@@ -28,6 +34,12 @@ export const LOWER_PRECISION_FP_OPS = ["matmul", "linear", "conv2d"] as const;
  * `log_softmax`, `logsumexp`, `sum`, `prod`, `nll_loss`, `mse_loss`, `l1_loss`, `kl_div`,
  * `binary_cross_entropy_with_logits`, `layer_norm`...): float16 inputs are widened first. Cross entropy
  * is log-softmax then nll_loss in PyTorch, both on this list.
+ *
+ * @example
+ * ```ts
+ * import { amp } from "../../mod.ts";
+ * console.log(amp.FP32_OPS.includes("softmax")); // true: float32 even inside amp.autocast
+ * ```
  */
 export const FP32_OPS = [
   "softmax",

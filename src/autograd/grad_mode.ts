@@ -5,7 +5,16 @@
 
 let enabled = true;
 
-/** Whether autograd currently records operations. */
+/**
+ * Whether autograd currently records operations.
+ *
+ * @example
+ * ```ts
+ * import { isGradEnabled, noGrad } from "../../mod.ts";
+ * isGradEnabled(); // true
+ * noGrad(() => isGradEnabled()); // false
+ * ```
+ */
 export function isGradEnabled(): boolean {
   return enabled;
 }

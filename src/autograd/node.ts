@@ -17,7 +17,18 @@ export interface RemovableHandle {
   remove(): void;
 }
 
-/** The leaf end of the graph: gradients arriving here accumulate into `variable.grad`. */
+/**
+ * The leaf end of the graph: gradients arriving here accumulate into `variable.grad`.
+ *
+ * @example
+ * ```ts
+ * import { AccumulateGrad, tensor } from "../../mod.ts";
+ * const w = tensor([1, 2], { requiresGrad: true });
+ * const y = w.mul(3); // y.gradFn is MulBackward0, a Node
+ * const leaf = y.gradFn?.nextFunctions[0]; // where w's gradient accumulates
+ * console.log(leaf?.name, leaf instanceof AccumulateGrad); // "AccumulateGrad" true
+ * ```
+ */
 export class AccumulateGrad {
   /** Always "AccumulateGrad", as in PyTorch. */
   readonly name = "AccumulateGrad";
@@ -55,6 +66,15 @@ export class AccumulateGrad {
 /**
  * One recorded operation: its name (e.g. `MulBackward0`), its inputs, the tensors it saved for backward,
  * and the function that computes its inputs' gradients.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../../mod.ts";
+ * const x = tensor([1, 2, 3], { requiresGrad: true });
+ * const y = x.exp().sum();
+ * console.log(y.gradFn?.name); // "SumBackward0"
+ * console.log(y.gradFn?.nextFunctions.map((f) => f?.name)); // ["ExpBackward0"]
+ * ```
  */
 export class Node {
   /** Tensors saved for backward (aliases that keep their storage alive until the node is released). */

@@ -191,7 +191,17 @@ export async function dotToSvg(dot: string): Promise<string> {
   return start > 0 ? svg.slice(start) : svg;
 }
 
-/** An autograd graph drawn by {@linkcode drawGraph}: SVG and DOT, displayed as SVG in notebooks. */
+/**
+ * An autograd graph drawn by {@linkcode drawGraph}: SVG and DOT, displayed as SVG in notebooks.
+ *
+ * @example
+ * ```ts
+ * import { drawGraph, tensor } from "../../mod.ts";
+ * const x = tensor([1, 2], { requiresGrad: true });
+ * const view = await drawGraph(x.mul(x).sum());
+ * console.log(view.toString()); // "autograd graph: 2 ops, 1 leaf, ..."; view.svg is the drawing
+ * ```
+ */
 export class GraphView {
   /** Internal: use {@linkcode drawGraph}. */
   constructor(

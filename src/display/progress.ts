@@ -273,7 +273,17 @@ export class ProgressBar implements Disposable {
   }
 }
 
-/** A progress bar that is also the iterable it wraps: see {@linkcode progress}. */
+/**
+ * A progress bar that is also the iterable it wraps: see {@linkcode progress}.
+ *
+ * @example
+ * ```ts
+ * import { progress, type Progress } from "../../mod.ts";
+ * const bar: Progress<number> = progress([1, 2, 3], { desc: "items", mode: "none" });
+ * for (const item of bar) bar.setPostfix({ item });
+ * bar.close();
+ * ```
+ */
 export class Progress<T> extends ProgressBar implements Iterable<T>, AsyncIterable<T> {
   readonly #source: Iterable<T> | AsyncIterable<T>;
 

@@ -95,7 +95,17 @@ function tensorsIn(v: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
 const shapeText = (shapes: number[][] | null) =>
   shapes === null ? "--" : shapes.map((s) => `[${s.join(", ")}]`).join(", ") || "--";
 
-/** A torchinfo-style summary of a model for one input: see {@linkcode summary}. */
+/**
+ * A torchinfo-style summary of a model for one input: see {@linkcode summary}.
+ *
+ * @example
+ * ```ts
+ * import { type ModelSummary, nn, summary } from "../../mod.ts";
+ * const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2));
+ * const s: ModelSummary = summary(model, [16, 4]);
+ * console.log(s.totals.params, s.rows.length); // 58 parameters, one row per layer
+ * ```
+ */
 export class ModelSummary {
   /** Internal: use {@linkcode summary}. */
   constructor(

@@ -180,7 +180,16 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
 const USAGE =
   "usage: deno task launch --nproc N [--master-addr HOST] [--master-port PORT] script.ts [args...]";
 
-/** Parses the launcher's command line (options before the script; everything after it goes to the script). */
+/**
+ * Parses the launcher's command line (options before the script; everything after it goes to the script).
+ *
+ * @example
+ * ```ts
+ * import { distributed } from "../../mod.ts";
+ * const opts = distributed.parseLaunchArgs(["--nproc", "2", "train.ts", "--epochs", "3"]);
+ * console.log(opts.nproc, opts.script, opts.args); // 2 "train.ts" ["--epochs", "3"]
+ * ```
+ */
 export function parseLaunchArgs(argv: readonly string[]): LaunchOptions {
   let nproc = 1;
   let masterAddr: string | undefined;

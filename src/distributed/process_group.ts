@@ -53,7 +53,16 @@ interface Group {
 
 let group: Group | null = null;
 
-/** The default deadline of the rendezvous and of collectives: 5 minutes. */
+/**
+ * The default deadline of the rendezvous and of collectives: 5 minutes.
+ *
+ * @example
+ * ```ts
+ * import { distributed } from "../../mod.ts";
+ * // a rank waits this long for the others before a collective throws a timeout error naming them
+ * console.log(distributed.DEFAULT_TIMEOUT_MS / 60_000); // 5 (minutes)
+ * ```
+ */
 export const DEFAULT_TIMEOUT_MS = 300_000;
 
 function intFrom(what: string, given: number | undefined, env: string, fallback?: number): number {

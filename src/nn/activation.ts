@@ -112,7 +112,16 @@ export class LeakyReLU extends Module {
   }
 }
 
-/** {@linkcode LeakyReLU} under the library's camel-case spelling. */
+/**
+ * {@linkcode LeakyReLU} under the library's camel-case spelling.
+ *
+ * @example
+ * ```ts
+ * import { nn, tensor } from "../../mod.ts";
+ * const act = new nn.LeakyRelu(0.1); // the same class as nn.LeakyReLU
+ * const y = act.forward(tensor([-1, 2])); // [-0.1, 2]
+ * ```
+ */
 export const LeakyRelu: typeof LeakyReLU = LeakyReLU;
 /** {@linkcode LeakyReLU} under the library's camel-case spelling. */
 export type LeakyRelu = LeakyReLU;

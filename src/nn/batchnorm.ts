@@ -26,6 +26,14 @@ export interface BatchNormOptions extends LayerOptions {
  * The shared logic of {@linkcode BatchNorm1d} and {@linkcode BatchNorm2d} (PyTorch's `_BatchNorm`). Its
  * parameters and buffers have PyTorch's names: `weight`, `bias`, `running_mean`, `running_var`,
  * `num_batches_tracked` (int32 here, int64 in PyTorch).
+ *
+ * @example
+ * ```ts
+ * import { nn } from "../../mod.ts";
+ * const bn: nn.BatchNorm = new nn.BatchNorm2d(8);
+ * console.log(Object.keys(bn.stateDict())); // weight, bias, running_mean, running_var, num_batches_tracked
+ * bn.eval(); // normalise with the running statistics
+ * ```
  */
 export abstract class BatchNorm extends Module {
   /** Number of channels C. */

@@ -19,6 +19,15 @@ function checkModule(where: string, m: unknown, key: string): Module {
 /**
  * What {@linkcode Sequential} and {@linkcode ModuleList} share: an ordered list of registered child modules
  * with `length`, `at`, `append` (named by position) and iteration.
+ *
+ * @example
+ * ```ts
+ * import { nn } from "../../mod.ts";
+ * const list = new nn.ModuleList([new nn.Linear(2, 2)]);
+ * list.append(new nn.ReLU()); // registered as "1"
+ * for (const m of list) console.log(m.constructor.name);
+ * console.log(list.length, list.at(0) instanceof nn.Linear); // 2 true
+ * ```
  */
 export abstract class ModuleSequence extends Module {
   #items: Module[] = [];

@@ -20,7 +20,16 @@ import {
 } from "./functional/loss.ts";
 import { Module } from "./module.ts";
 
-/** The base of the loss modules: `forward(input, target)` returns the loss. */
+/**
+ * The base of the loss modules: `forward(input, target)` returns the loss.
+ *
+ * @example
+ * ```ts
+ * import { nn, randn, tensor } from "../../mod.ts";
+ * const lossFn: nn.Loss = new nn.CrossEntropyLoss({ labelSmoothing: 0.1 });
+ * const loss = lossFn.forward(randn([4, 10]), tensor([1, 0, 9, 3]));
+ * ```
+ */
 export abstract class Loss extends Module {
   /** How per-element losses are combined. */
   readonly reduction: string;

@@ -33,7 +33,15 @@ export function setDefaultDevice(device: Device): void {
   defaultDevice = checkDevice(device);
 }
 
-/** The device that creation functions use when none is given. */
+/**
+ * The device that creation functions use when none is given.
+ *
+ * @example
+ * ```ts
+ * import { getDefaultDevice } from "../../mod.ts";
+ * const device = getDefaultDevice(); // "cpu" until setDefaultDevice changes it
+ * ```
+ */
 export function getDefaultDevice(): Device {
   return defaultDevice;
 }
@@ -160,7 +168,17 @@ function matches(a: TypedArray, d: DType): boolean {
     (d === "float16" && a instanceof Float16Array) || (d === "bool" && a instanceof Uint8Array);
 }
 
-/** A tensor of `shape` filled with `value`. */
+/**
+ * A tensor of `shape` filled with `value`.
+ *
+ * @example
+ * ```ts
+ * import { full } from "../../mod.ts";
+ * const sevens = full([2, 2], 7); // int32, since 7 is an integer
+ * const halves = full([3], 0.5); // float32
+ * const mask = full([4], true); // bool
+ * ```
+ */
 export function full(shape: readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor {
   const v = typeof value === "boolean" ? Number(value) : value;
   const dtype = opts.dtype ??
@@ -181,17 +199,44 @@ export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tenso
   return filled(shape, 0, opts.dtype ?? "float32", opts);
 }
 
-/** A tensor of ones (float32 unless `dtype` says otherwise). */
+/**
+ * A tensor of ones (float32 unless `dtype` says otherwise).
+ *
+ * @example
+ * ```ts
+ * import { ones } from "../../mod.ts";
+ * const w = ones([3, 4]); // float32
+ * const counts = ones([5], { dtype: "int32" });
+ * ```
+ */
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   return filled(shape, 1, opts.dtype ?? "float32", opts);
 }
 
-/** Zeros shaped like `t`, with its dtype and device unless overridden. */
+/**
+ * Zeros shaped like `t`, with its dtype and device unless overridden.
+ *
+ * @example
+ * ```ts
+ * import { randn, zerosLike } from "../../mod.ts";
+ * const x = randn([2, 3]);
+ * const z = zerosLike(x); // [2, 3], float32, on x's device
+ * ```
+ */
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
   return zeros(t.shape, { dtype: t.dtype, device: t.device, ...opts });
 }
 
-/** Ones shaped like `t`, with its dtype and device unless overridden. */
+/**
+ * Ones shaped like `t`, with its dtype and device unless overridden.
+ *
+ * @example
+ * ```ts
+ * import { onesLike, randn } from "../../mod.ts";
+ * const x = randn([2, 3]);
+ * const o = onesLike(x, { dtype: "int32" });
+ * ```
+ */
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
   return ones(t.shape, { dtype: t.dtype, device: t.device, ...opts });
 }
@@ -220,7 +265,15 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   return make(toHost(dtype, values), [n], dtype, opts);
 }
 
-/** `steps` evenly spaced values from `start` to `end` inclusive (float32). */
+/**
+ * `steps` evenly spaced values from `start` to `end` inclusive (float32).
+ *
+ * @example
+ * ```ts
+ * import { linspace } from "../../mod.ts";
+ * linspace(0, 1, 5); // [0, 0.25, 0.5, 0.75, 1]
+ * ```
+ */
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) {
     throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
@@ -232,7 +285,16 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   return make(toHost(dtype, values), [steps], dtype, opts);
 }
 
-/** The n×m identity matrix (m = n by default). */
+/**
+ * The n×m identity matrix (m = n by default).
+ *
+ * @example
+ * ```ts
+ * import { eye } from "../../mod.ts";
+ * const i3 = eye(3); // 3×3 identity
+ * const wide = eye(2, 4); // ones at [0, 0] and [1, 1]
+ * ```
+ */
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   checkShape([n, m], "eye");
   const values = new Float64Array(n * m);
@@ -253,17 +315,43 @@ function randomFloat(
   return make(toHost(dtype, draw(numel(s))), s, dtype, opts);
 }
 
-/** Uniform random values in [0, 1) from the seeded generator ({@linkcode manualSeed}). */
+/**
+ * Uniform random values in [0, 1) from the seeded generator ({@linkcode manualSeed}).
+ *
+ * @example
+ * ```ts
+ * import { manualSeed, rand } from "../../mod.ts";
+ * manualSeed(0);
+ * const u = rand([2, 3]); // the same values after every manualSeed(0)
+ * ```
+ */
 export function rand(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   return randomFloat("rand", shape, opts, uniformArray);
 }
 
-/** Standard normal random values from the seeded generator ({@linkcode manualSeed}). */
+/**
+ * Standard normal random values from the seeded generator ({@linkcode manualSeed}).
+ *
+ * @example
+ * ```ts
+ * import { manualSeed, randn } from "../../mod.ts";
+ * manualSeed(0);
+ * const w = randn([4, 4], { requiresGrad: true });
+ * ```
+ */
 export function randn(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   return randomFloat("randn", shape, opts, normalArray);
 }
 
-/** Random integers in [low, high) (int32) from the seeded generator. */
+/**
+ * Random integers in [low, high) (int32) from the seeded generator.
+ *
+ * @example
+ * ```ts
+ * import { randint } from "../../mod.ts";
+ * const labels = randint(0, 10, [64]); // int32 class indices 0..9
+ * ```
+ */
 export function randint(
   low: number,
   high: number,

@@ -42,12 +42,32 @@ export function manualSeed(seed: number): void {
   s = seedState(Math.trunc(seed) ^ Math.trunc(seed / 2 ** 32));
 }
 
-/** A copy of the generator's state (for checkpoints). */
+/**
+ * A copy of the generator's state (for checkpoints).
+ *
+ * @example
+ * ```ts
+ * import { getRngState, randn, setRngState } from "../../mod.ts";
+ * const state = getRngState();
+ * const a = await randn([3]).toArray();
+ * setRngState(state);
+ * const b = await randn([3]).toArray(); // the same values as a
+ * ```
+ */
 export function getRngState(): RngState {
   return [...s];
 }
 
-/** Restores a state from {@linkcode getRngState}. */
+/**
+ * Restores a state from {@linkcode getRngState}.
+ *
+ * @example
+ * ```ts
+ * import { getRngState, setRngState } from "../../mod.ts";
+ * const state = getRngState(); // e.g. kept in a checkpoint
+ * setRngState(state); // the next random tensors repeat from here
+ * ```
+ */
 export function setRngState(state: RngState): void {
   s = [state[0] >>> 0, state[1] >>> 0, state[2] >>> 0, state[3] >>> 0];
 }

@@ -16,7 +16,20 @@ export function track(t: Trackable): void {
   if (stack.length) stack[stack.length - 1].add(t);
 }
 
-/** Removes a tensor from every open scope so that it outlives them (like TF.js's `keep`). */
+/**
+ * Removes a tensor from every open scope so that it outlives them (like TF.js's `keep`).
+ *
+ * @example
+ * ```ts
+ * import { keep, type Tensor, tensor, tidy } from "../../mod.ts";
+ * const kept: Tensor[] = [];
+ * const total = tidy(() => {
+ *   const h = tensor([1, 2, 3]).mul(2); // freed when tidy returns
+ *   kept.push(keep(h.square())); // stored outside the scope: kept alive
+ *   return h.sum(); // the returned tensor survives too
+ * });
+ * ```
+ */
 export function keep<T extends Trackable>(t: T): T {
   for (const s of stack) s.delete(t);
   return t;

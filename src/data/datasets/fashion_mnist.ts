@@ -11,7 +11,15 @@ import {
   readIdxSplit,
 } from "./image_classification.ts";
 
-/** Where Debian's `dataset-fashion-mnist` package installs the files. */
+/**
+ * Where Debian's `dataset-fashion-mnist` package installs the files.
+ *
+ * @example
+ * ```ts
+ * import { data } from "../../../mod.ts";
+ * const train = await data.FashionMNIST.load({ root: data.FASHION_MNIST_ROOT }); // the default root
+ * ```
+ */
 export const FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist";
 
 /** Options of {@linkcode FashionMNIST.load}. */

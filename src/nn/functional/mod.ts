@@ -37,6 +37,3 @@ export type { FoldOptions } from "./fold.ts";
 export { adaptiveAvgPool2d, avgPool2d, maxPool2d, maxPool2dWithIndices } from "./pooling.ts";
 export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from "./pooling.ts";
 export type { IntPair } from "./window.ts";
-// Convolution and pooling (src/nn/functional/conv.ts, pooling.ts): every export of those files is public.
-export * from "./conv.ts";
-export * from "./pooling.ts";
