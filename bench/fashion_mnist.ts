@@ -6,6 +6,7 @@
  * deno run -A bench/fashion_mnist.ts mlp --epochs 20        # MLP 784-256-128-100-10, target 0.883
  * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 10     # 2 conv + pool + BatchNorm, target 0.934
  * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 12 --augment --save /tmp/cnn_bn.safetensors
+ * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 15 --flip --save /tmp/cnn_bn.safetensors  # 0.9300, 52 min
  * ```
  *
  * Options: `--augment` (random crop with 2 pixels of padding and horizontal flip, per image, on the device),
