@@ -116,17 +116,38 @@ if (phase === "distill" || phase === "all") {
     fallback: string,
   ) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
   // --teacher mlp | cnn | cnn-bn (the 421K conv+BN net of bench/fashion_mnist.ts; give --teacher-file)
+  // make, the name recorded in the results, and the tag of its checkpoint and result files
+  const teachers: Record<string, { make: () => nn.Sequential; name: string; tag: string }> = {
+    "mlp": { make: mlpTeacherNet, name: "MLP 784-512-256-10, dropout 0.2", tag: "mlp" },
+    "cnn": { make: cnnTeacherNet, name: "CNN conv16-BN-pool-conv32-BN-pool-FC128-dropout 0.25", tag: "cnn" },
+    "cnn-bn": {
+      make: convBnNet,
+      name: "CNN conv32-BN-pool-conv64-BN-pool-FC128-dropout 0.25 (bench/models.ts convBnNet)",
+      tag: "cnn_bn",
+    },
+  };
   const teacherKind = text("--teacher", "mlp");
-  const cnn = teacherKind !== "mlp";
-  const makeTeacher = teacherKind === "cnn-bn" ? convBnNet : cnn ? cnnTeacherNet : mlpTeacherNet;
-  const tag = teacherKind === "cnn-bn" ? "cnn_bn" : cnn ? "cnn" : "mlp";
-  // --student mlp | cnn | cnn-wide (the 93K and 86K CNNs of bench/models.ts)
+  const teacherSpec = teachers[teacherKind];
+  if (!teacherSpec) {
+    throw new Error(`--teacher: expected one of ${Object.keys(teachers)}, got ${teacherKind}`);
+  }
+  const { make: makeTeacher, tag } = teacherSpec;
+  // --student mlp | cnn | cnn-wide (the 93K and 86K CNNs of bench/models.ts); the tag goes in the file name
+  const students: Record<string, { make: () => nn.Sequential; name: string; tag: string }> = {
+    "mlp": { make: () => studentNet(hidden), name: `MLP 784-${hidden}-10`, tag: "" },
+    "cnn": { make: studentCnn, name: "CNN conv16-BN-pool-conv32-BN-pool-FC56-dropout 0.2", tag: "-scnn" },
+    "cnn-wide": {
+      make: studentCnnWide,
+      name: "CNN conv24-BN-pool-conv48-BN-pool-FC32-dropout 0.1",
+      tag: "-scnnw",
+    },
+  };
   const studentKind = text("--student", "mlp");
-  const makeStudent = studentKind === "cnn"
-    ? studentCnn
-    : studentKind === "cnn-wide"
-    ? studentCnnWide
-    : () => studentNet(hidden);
+  const studentSpec = students[studentKind];
+  if (!studentSpec) {
+    throw new Error(`--student: expected one of ${Object.keys(students)}, got ${studentKind}`);
+  }
+  const makeStudent = studentSpec.make;
   // --augment: random crop (padding 2) and flip on the students' batches, the teacher's logits computed on
   // the same augmented batch (online distillation) instead of once per image
   const augment = args.includes("--augment");
@@ -141,30 +162,19 @@ if (phase === "distill" || phase === "all") {
   const t0 = perfNow();
   const results: Record<string, unknown> = {};
   const studentParameters = makeStudent().numParameters();
-  const studentName = studentKind === "cnn"
-    ? "CNN conv16-BN-pool-conv32-BN-pool-FC56-dropout 0.2"
-    : studentKind === "cnn-wide"
-    ? "CNN conv24-BN-pool-conv48-BN-pool-FC32-dropout 0.1"
-    : `MLP 784-${hidden}-10`;
-  const suffix = `${cnn ? `-${tag}` : ""}${
-    studentKind === "cnn" ? "-scnn" : studentKind === "cnn-wide" ? "-scnnw" : ""
-  }${hidden === 64 ? "" : `-h${hidden}`}${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${
-    only ? `-v${only.join("")}` : ""
-  }`;
+  const suffix = `${teacherKind === "mlp" ? "" : `-${tag}`}${studentSpec.tag}${
+    hidden === 64 ? "" : `-h${hidden}`
+  }${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${only ? `-v${only.join("")}` : ""}`;
   const save = async () => {
     await Deno.writeTextFile(
       `${OUT}/distill${suffix}.json`,
       JSON.stringify({
         teacher: {
-          model: teacherKind === "cnn-bn"
-            ? "CNN conv32-BN-pool-conv64-BN-pool-FC128-dropout 0.25 (bench/models.ts convBnNet)"
-            : cnn
-            ? "CNN conv16-BN-pool-conv32-BN-pool-FC128-dropout 0.25"
-            : "MLP 784-512-256-10, dropout 0.2",
+          model: teacherSpec.name,
           ...results,
         },
         student: {
-          model: studentName,
+          model: studentSpec.name,
           parameters: studentParameters,
           epochs,
           trainingImages: subset || train.length,
