@@ -12,13 +12,23 @@
  *
  * Options: `--epochs N` (dense MLP epochs for prune, default 4; student epochs for distill, default 5),
  * `--teacher-epochs N` (default 6); for distill also `--teacher mlp|cnn|cnn-bn`, `--teacher-file F` (weights
- * saved by `bench/fashion_mnist.ts cnn-bn --save F`), `--student mlp|cnn|cnn-wide`, `--batch N`, `--augment` (online
- * distillation on augmented batches), `--kd "T:alpha,..."`, `--variants 0,1` (which of [alone, ...kd] to run). Trained dense and teacher models are kept under out/prune_distill/ and
- * reused by later runs.
+ * saved by `bench/fashion_mnist.ts cnn-bn --save F`), `--student mlp|cnn|cnn-wide|separable` (`separable`: the
+ * depthwise-separable MobileNet-small of `bench/mobilenet_small.ts` at `--width N`, default 20), `--batch N`,
+ * `--augment` (online distillation on augmented batches), `--flip` (a random horizontal flip per training
+ * image; the offline teacher logits are then the mean of the teacher's logits on the image and on its mirror,
+ * the same for either orientation), `--lr X` (default 1e-3), `--onecycle` (OneCycle to `--lr` per step instead
+ * of cosine per epoch), `--kd "T:alpha,..."`, `--variants 0,1` (which of [alone, ...kd] to run). Trained dense
+ * and teacher models are kept under out/prune_distill/ and reused by later runs.
+ *
+ * ```sh
+ * deno run -A bench/prune_distill.ts distill --teacher cnn-bn --teacher-file /tmp/cnn_bn.safetensors \
+ *   --student separable --width 20 --flip --onecycle --lr 4e-3 --epochs 12 --kd 4:0.7
+ * ```
  * @module
  */
 import { data, F, gpu, io, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from "../mod.ts";
 import { convBnNet, convNet, evaluateAccuracy, mlpNet, studentCnn, studentCnnWide } from "./models.ts";
+import { mobileNetSmall } from "./mobilenet_small.ts";
 
 const args = Deno.args;
 const phase = args[0] ?? "all";
@@ -89,14 +99,25 @@ function accuracy(net: nn.Module & { forward(x: Tensor): Tensor }): Promise<numb
   return evaluateAccuracy(net, testLoader);
 }
 
-/** The teacher's logits for every training image, in dataset order (teacher in eval() under noGrad). */
-async function teacherLogits(teacher: nn.Sequential): Promise<Float32Array> {
+/**
+ * The teacher's logits for every training image, in dataset order (teacher in eval() under noGrad); with
+ * `mirrored`, the mean of its logits on each image and on the image flipped left–right, which is the same for
+ * both orientations and so serves a student trained on randomly flipped images.
+ */
+async function teacherLogits(teacher: nn.Sequential, mirrored = false): Promise<Float32Array> {
   teacher.eval();
   const out = new Float32Array(train.length * 10);
   const plain = new data.DataLoader(train, { batchSize: 500, device });
+  const mirror = data.randomHorizontalFlip(1);
   let at = 0;
   for await (using batch of plain) {
-    const logits = noGrad(() => teacher.forward(batch[0]));
+    const logits = noGrad(() =>
+      tidy(() => {
+        const x = batch[0];
+        if (!mirrored) return teacher.forward(x);
+        return teacher.forward(x).add(teacher.forward(mirror(x))).mul(0.5);
+      })
+    );
     out.set((await logits.data()) as Float32Array, at);
     at += logits.size;
     logits.dispose();
@@ -108,6 +129,10 @@ if (phase === "distill" || phase === "all") {
   const teacherEpochs = option("--teacher-epochs", 6);
   const epochs = option("--epochs", 5);
   const hidden = option("--hidden", 64);
+  const width = option("--width", 20);
+  const lr = option("--lr", 1e-3);
+  const oneCycle = args.includes("--onecycle");
+  const flip = args.includes("--flip");
   const batchSize = option("--batch", 128);
   // --subset N: the students see only the first N training images (the teacher saw all of them)
   const subset = option("--subset", 0);
@@ -141,6 +166,11 @@ if (phase === "distill" || phase === "all") {
       name: "CNN conv24-BN-pool-conv48-BN-pool-FC32-dropout 0.1",
       tag: "-scnnw",
     },
+    "separable": {
+      make: () => mobileNetSmall({ separable: true, width }),
+      name: `mobileNetSmall (depthwise-separable), width ${width} (bench/mobilenet_small.ts)`,
+      tag: `-ssep${width}`,
+    },
   };
   const studentKind = text("--student", "mlp");
   const studentSpec = students[studentKind];
@@ -164,7 +194,9 @@ if (phase === "distill" || phase === "all") {
   const studentParameters = makeStudent().numParameters();
   const suffix = `${teacherKind === "mlp" ? "" : `-${tag}`}${studentSpec.tag}${
     hidden === 64 ? "" : `-h${hidden}`
-  }${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${only ? `-v${only.join("")}` : ""}`;
+  }${subset ? `-n${subset}` : ""}${augment ? "-aug" : ""}${flip ? "-flip" : ""}${
+    only ? `-v${only.join("")}` : ""
+  }`;
   const save = async () => {
     await Deno.writeTextFile(
       `${OUT}/distill${suffix}.json`,
@@ -180,11 +212,17 @@ if (phase === "distill" || phase === "all") {
           trainingImages: subset || train.length,
         },
         recipe:
-          `Adam lr 1e-3, cosine, batch ${batchSize}, ${
-            augment ? "random crop (padding 2) + horizontal flip, " : ""
+          `Adam ${
+            oneCycle ? `OneCycle to max lr ${lr}, per step` : `lr ${lr}, cosine`
+          }, batch ${batchSize}, ${
+            augment ? "random crop (padding 2) + horizontal flip, " : flip ? "horizontal flip, " : ""
           }normalize(0.2860, 0.3530); every student: manualSeed(0), loader seed 2, ${epochs} epochs; the ` +
           `teacher's logits (eval(), noGrad) are computed ${
-            augment ? "on each augmented batch" : "once per image"
+            augment
+              ? "on each augmented batch"
+              : flip
+              ? "once per image, as the mean over the image and its mirror"
+              : "once per image"
           }`,
         device,
         adapter: (await gpu.info())?.name ?? "cpu",
@@ -250,7 +288,13 @@ if (phase === "distill" || phase === "all") {
       transform: data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm]),
     })
     : null;
-  const studentData = augmented ?? new WithTeacherLogits(train, await teacherLogits(teacher));
+  const studentImages = flip
+    ? await data.FashionMNIST.load({
+      train: true,
+      transform: data.compose([data.randomHorizontalFlip(), norm]),
+    })
+    : train;
+  const studentData = augmented ?? new WithTeacherLogits(studentImages, await teacherLogits(teacher, flip));
   // 3. the same student, same seed and batches, without and with the teacher
   // --kd "4:0.9,2:0.5": the (temperature, alpha) pairs of the distilled runs
   const kd = (args.includes("--kd") ? args[args.indexOf("--kd") + 1] : "4:0.9,2:0.5").split(",").map((p) =>
@@ -264,8 +308,7 @@ if (phase === "distill" || phase === "all") {
     if (only && !only.includes(index)) continue;
     manualSeed(0);
     const net = makeStudent().to(device);
-    const opt = new optim.Adam(net.parameters(), { lr: 1e-3 });
-    const sched = new optim.CosineAnnealingLR(opt, { tMax: epochs });
+    const opt = new optim.Adam(net.parameters(), { lr });
     const loader = new data.DataLoader(studentData, {
       batchSize,
       seed: 2,
@@ -275,6 +318,9 @@ if (phase === "distill" || phase === "all") {
         ? { sampler: new data.SubsetRandomSampler(Array.from({ length: subset }, (_, k) => k)) }
         : { shuffle: true }),
     });
+    const sched = oneCycle
+      ? new optim.OneCycleLR(opt, { maxLr: lr, epochs, stepsPerEpoch: loader.length })
+      : new optim.CosineAnnealingLR(opt, { tMax: epochs });
     const run = { ...v, accuracy_per_epoch: [] as number[] };
     runs.push(run);
     for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -294,9 +340,10 @@ if (phase === "distill" || phase === "all") {
         });
         loss.backward();
         opt.step();
+        if (oneCycle) sched.step();
         loss.dispose();
       }
-      sched.step();
+      if (!oneCycle) sched.step();
       run.accuracy_per_epoch.push(await accuracy(net));
       console.error(`${v.label} epoch ${epoch}: ${run.accuracy_per_epoch[epoch - 1]} (${perfNow() - t0} s)`);
       await save();
