@@ -7,12 +7,16 @@
  * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 10     # 2 conv + pool + BatchNorm, target 0.934
  * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 12 --augment --save /tmp/cnn_bn.safetensors
  * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 15 --flip --save /tmp/cnn_bn.safetensors  # 0.9300, 52 min
+ * deno run -A bench/fashion_mnist.ts cnn-bn --epochs 40 --flip --checkpoint out/cnn_bn_40.ckpt  # stop, rerun: resumes
  * ```
  *
  * Options: `--augment` (random crop with 2 pixels of padding and horizontal flip, per image, on the device),
  * `--flip` (horizontal flip only),
  * `--lr` (Adam's learning rate, default 1e-3), `--label-smoothing` (default 0), `--save FILE` (the weights
- * of the best epoch as safetensors, written atomically), `--out FILE` (appends the summary JSON line).
+ * of the best epoch as safetensors, written atomically), `--out FILE` (appends the summary JSON line),
+ * `--checkpoint FILE` (after every epoch the model, Adam, the scheduler, the global RNG and the accuracies so
+ * far go to FILE, atomically; a run given an existing FILE resumes after its last epoch, and refuses one
+ * written with other options: a long schedule can be trained a few epochs at a time, with the same result).
  * @module
  */
 import { data, F, gpu, io, manualSeed, type nn, optim, tidy } from "../mod.ts";
@@ -31,6 +35,7 @@ const augment = args.includes("--augment");
 const flip = args.includes("--flip");
 const saveFile = option("--save");
 const outFile = option("--out");
+const checkpointFile = option("--checkpoint");
 const device = gpu.defaultDevice();
 manualSeed(0);
 
@@ -51,10 +56,42 @@ const opt = new optim.Adam(net.parameters(), { lr });
 const sched = new optim.CosineAnnealingLR(opt, { tMax: epochs });
 const loader = new data.DataLoader(train, { batchSize, shuffle: true, seed: 0, prefetch: 2, device });
 const testLoader = new data.DataLoader(test, { batchSize: 500, device });
-const t0 = performance.now();
-const accs: number[] = [];
-for (let epoch = 1; epoch <= epochs; epoch++) {
+// what a checkpoint must agree on to be resumed: everything that shapes the run
+const runKey = JSON.stringify({ which, epochs, lr, labelSmoothing, augment, flip });
+let accs: number[] = [];
+let before = 0; // training seconds of the earlier processes of a resumed run
+let first = 1;
+let sessions = 1;
+if (checkpointFile && await Deno.stat(checkpointFile).then(() => true, () => false)) {
+  const resumed = await io.loadCheckpoint(checkpointFile, {
+    model: net,
+    optimizer: opt,
+    scheduler: sched,
+    device,
+  });
+  const extra = resumed.extra as {
+    run: string;
+    accuracy_per_epoch: number[];
+    seconds: number;
+    sessions: number;
+  };
+  if (extra.run !== runKey) {
+    throw new Error(
+      `--checkpoint ${checkpointFile} was written by another run (${extra.run}), not ${runKey}`,
+    );
+  }
+  accs = extra.accuracy_per_epoch;
+  before = extra.seconds;
+  sessions = extra.sessions + 1;
+  first = resumed.epoch! + 1;
+  console.error(
+    `resumed from ${checkpointFile} after epoch ${resumed.epoch} (${before.toFixed(0)} s so far)`,
+  );
+}
+const t0 = performance.now() - before * 1000;
+for (let epoch = first; epoch <= epochs; epoch++) {
   net.train();
+  loader.setEpoch(epoch - 1); // the order and flips of this epoch, whichever process trains it
   for await (using batch of loader) {
     const [x, y] = batch;
     opt.zeroGrad();
@@ -66,6 +103,15 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   sched.step();
   accs.push(await evaluateAccuracy(net, testLoader));
   if (saveFile && accs[epoch - 1] === Math.max(...accs)) await io.save(net.stateDict(), saveFile);
+  if (checkpointFile) {
+    await io.saveCheckpoint(checkpointFile, {
+      model: net,
+      optimizer: opt,
+      scheduler: sched,
+      epoch,
+      extra: { run: runKey, accuracy_per_epoch: accs, seconds: (performance.now() - t0) / 1000, sessions },
+    });
+  }
   console.error(
     `epoch ${epoch}: test accuracy ${(accs[epoch - 1] * 100).toFixed(2)}% (${
       ((performance.now() - t0) / 1000).toFixed(0)
@@ -85,6 +131,7 @@ const summary = JSON.stringify({
   final: accs[accs.length - 1],
   best: Math.max(...accs),
   seconds: (performance.now() - t0) / 1000,
+  ...(checkpointFile ? { processes: sessions } : {}),
   saved: saveFile ?? null,
 });
 console.log(summary);

@@ -519,6 +519,10 @@ if (phase === "report" || phase === "all") {
               "distill-cnn_bn-scnn-aug-v1.json",
             ]),
             distill_cnn_bn_wide: await keep("distill_cnn_bn_wide", "distill-cnn_bn-scnnw.json"),
+            distill_cnn_bn_separable: await keep(
+              "distill_cnn_bn_separable",
+              "distill-cnn_bn-ssep20-flip.json",
+            ),
           },
           null,
           1,
