@@ -281,20 +281,16 @@ if (phase === "distill" || phase === "all") {
   teacher.eval();
   await save();
   // 2. the students' data: with --augment, augmented images (the teacher sees the same batch); otherwise
-  // the teacher's logits for every training image, once, in eval() mode under noGrad
-  const augmented = augment
-    ? await data.FashionMNIST.load({
-      train: true,
-      transform: data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm]),
-    })
-    : null;
-  const studentImages = flip
-    ? await data.FashionMNIST.load({
-      train: true,
-      transform: data.compose([data.randomHorizontalFlip(), norm]),
-    })
-    : train;
-  const studentData = augmented ?? new WithTeacherLogits(studentImages, await teacherLogits(teacher, flip));
+  // the teacher's logits for every training image, once, in eval() mode under noGrad. Augmented or flipped
+  // images are the training set's own pixels under another transform (no second read of the files).
+  const trainWith = (transform: data.Transform) =>
+    new data.ImageClassificationDataset(train.pixels, train.labels, [28, 28], train.classes, transform);
+  const studentData = augment
+    ? trainWith(data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm]))
+    : new WithTeacherLogits(
+      flip ? trainWith(data.compose([data.randomHorizontalFlip(), norm])) : train,
+      await teacherLogits(teacher, flip),
+    );
   // 3. the same student, same seed and batches, without and with the teacher
   // --kd "4:0.9,2:0.5": the (temperature, alpha) pairs of the distilled runs
   const kd = (args.includes("--kd") ? args[args.indexOf("--kd") + 1] : "4:0.9,2:0.5").split(",").map((p) =>
