@@ -17,7 +17,8 @@
  * `--augment` (online distillation on augmented batches), `--flip` (a random horizontal flip per training
  * image; the offline teacher logits are then the mean of the teacher's logits on the image and on its mirror,
  * the same for either orientation), `--lr X` (default 1e-3), `--onecycle` (OneCycle to `--lr` per step instead
- * of cosine per epoch), `--kd "T:alpha,..."`, `--variants 0,1` (which of [alone, ...kd] to run). Trained dense
+ * of cosine per epoch), `--kd "T:alpha,..."`, `--variants 0,1` (which of [alone, ...kd] to run; `--variants 0`
+ * alone needs no teacher, so it can run while the teacher still trains). Trained dense
  * and teacher models are kept under out/prune_distill/ and reused by later runs.
  *
  * ```sh
@@ -231,52 +232,58 @@ if (phase === "distill" || phase === "all") {
       }),
     );
   };
-  // 1. the teacher (trained once; its checkpoint is reused by later runs; --teacher-file names another)
+  // 1. the teacher (trained once; its checkpoint is reused by later runs; --teacher-file names another).
+  // A process that runs only the student alone (--variants 0) needs none: it can start before the teacher exists.
+  const needsTeacher = !only || only.some((index) => index > 0);
   const teacherPath = text("--teacher-file", `${OUT}/teacher_${tag}.safetensors`);
   const teacher = makeTeacher().to(device);
-  try {
-    teacher.loadStateDict(await io.load(teacherPath, { device }));
+  if (!needsTeacher) {
+    results.note = "student alone only: no teacher loaded";
+  } else {
     try {
-      Object.assign(results, JSON.parse(await Deno.readTextFile(`${OUT}/teacher_${tag}.json`)));
-    } catch {
+      teacher.loadStateDict(await io.load(teacherPath, { device }));
+      try {
+        Object.assign(results, JSON.parse(await Deno.readTextFile(`${OUT}/teacher_${tag}.json`)));
+      } catch {
+        Object.assign(results, {
+          parameters: teacher.numParameters(),
+          file: teacherPath,
+          ...(args.includes("--teacher-epochs") ? { epochs: teacherEpochs } : {}),
+        });
+      }
+      results.accuracy = await accuracy(teacher);
+      console.error(`teacher from ${teacherPath}: test accuracy ${results.accuracy}`);
+    } catch (e) {
+      if (args.includes("--teacher-file")) throw e;
+      manualSeed(1);
+      const fresh = makeTeacher().to(device);
+      teacher.loadStateDict(fresh.stateDict());
+      fresh.dispose();
+      const opt = new optim.Adam(teacher.parameters(), { lr: 1e-3 });
+      const sched = new optim.CosineAnnealingLR(opt, { tMax: teacherEpochs });
+      const loader = new data.DataLoader(train, {
+        batchSize: 128,
+        shuffle: true,
+        seed: 1,
+        prefetch: 2,
+        device,
+      });
+      const accs: number[] = [];
+      for (let epoch = 1; epoch <= teacherEpochs; epoch++) {
+        await trainEpoch(teacher, opt, loader, epoch, `teacher epoch ${epoch}`);
+        sched.step();
+        accs.push(await accuracy(teacher));
+        console.error(`teacher epoch ${epoch}: ${accs[epoch - 1]} (${perfNow() - t0} s)`);
+      }
       Object.assign(results, {
         parameters: teacher.numParameters(),
-        file: teacherPath,
-        ...(args.includes("--teacher-epochs") ? { epochs: teacherEpochs } : {}),
+        epochs: teacherEpochs,
+        accuracy_per_epoch: accs,
+        accuracy: accs[accs.length - 1],
       });
+      await io.save(teacher.stateDict(), teacherPath);
+      await Deno.writeTextFile(`${OUT}/teacher_${tag}.json`, JSON.stringify(results));
     }
-    results.accuracy = await accuracy(teacher);
-    console.error(`teacher from ${teacherPath}: test accuracy ${results.accuracy}`);
-  } catch (e) {
-    if (args.includes("--teacher-file")) throw e;
-    manualSeed(1);
-    const fresh = makeTeacher().to(device);
-    teacher.loadStateDict(fresh.stateDict());
-    fresh.dispose();
-    const opt = new optim.Adam(teacher.parameters(), { lr: 1e-3 });
-    const sched = new optim.CosineAnnealingLR(opt, { tMax: teacherEpochs });
-    const loader = new data.DataLoader(train, {
-      batchSize: 128,
-      shuffle: true,
-      seed: 1,
-      prefetch: 2,
-      device,
-    });
-    const accs: number[] = [];
-    for (let epoch = 1; epoch <= teacherEpochs; epoch++) {
-      await trainEpoch(teacher, opt, loader, epoch, `teacher epoch ${epoch}`);
-      sched.step();
-      accs.push(await accuracy(teacher));
-      console.error(`teacher epoch ${epoch}: ${accs[epoch - 1]} (${perfNow() - t0} s)`);
-    }
-    Object.assign(results, {
-      parameters: teacher.numParameters(),
-      epochs: teacherEpochs,
-      accuracy_per_epoch: accs,
-      accuracy: accs[accs.length - 1],
-    });
-    await io.save(teacher.stateDict(), teacherPath);
-    await Deno.writeTextFile(`${OUT}/teacher_${tag}.json`, JSON.stringify(results));
   }
   teacher.eval();
   await save();
@@ -287,6 +294,8 @@ if (phase === "distill" || phase === "all") {
     new data.ImageClassificationDataset(train.pixels, train.labels, [28, 28], train.classes, transform);
   const studentData = augment
     ? trainWith(data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm]))
+    : !needsTeacher
+    ? (flip ? trainWith(data.compose([data.randomHorizontalFlip(), norm])) : train)
     : new WithTeacherLogits(
       flip ? trainWith(data.compose([data.randomHorizontalFlip(), norm])) : train,
       await teacherLogits(teacher, flip),
@@ -519,6 +528,10 @@ if (phase === "report" || phase === "all") {
               "distill_cnn_bn_separable",
               "distill-cnn_bn-ssep20-flip.json",
             ),
+            distill_cnn_bn_wide_flip: await variants("distill_cnn_bn_wide_flip", [
+              "distill-cnn_bn-scnnw-flip-v0.json",
+              "distill-cnn_bn-scnnw-flip-v1.json",
+            ]),
           },
           null,
           1,
