@@ -6,7 +6,7 @@
  * deno run -A bench/prune_distill.ts prune     # MLP 784-256-128-100-10: dense, then global L1 pruning to 50,
  *                                               # 70, 80, 90 % with a fine-tuning epoch after each; one-shot 50/80 %
  * deno run -A bench/prune_distill.ts distill   # teacher MLP, then the same <100K student alone and distilled
- * deno run -A bench/prune_distill.ts report    # merges both into bench/results/<date>-prune-distill.json
+ * deno run -A bench/prune_distill.ts report    # merges both into bench/results/<date>-prune-distill.json (or --results FILE)
  * deno run -A bench/prune_distill.ts all       # the three in one process
  * ```
  *
@@ -490,10 +490,15 @@ function perfNow(): number {
 if (phase === "report" || phase === "all") {
   // merges the two phases' results into the committed JSON that bench/RESULTS.md and notebooks 10 and 11 cite
   const read = async (name: string) => JSON.parse(await Deno.readTextFile(`${OUT}/${name}`));
-  const date = new Date().toISOString().slice(0, 10);
-  const path = `bench/results/${date}-prune-distill.json`;
+  const today = new Date().toISOString().slice(0, 10);
+  // --results FILE: merge into an earlier day's file (runs that go on past midnight); default: today's
+  const path = args.includes("--results")
+    ? args[args.indexOf("--results") + 1]
+    : `bench/results/${today}-prune-distill.json`;
   // what an earlier run recorded stays when this machine lacks its out/ files
   const before = await Deno.readTextFile(path).then(JSON.parse).catch(() => ({}));
+  // the file keeps the date it was started on, and says when it was last merged
+  const date = before.date ?? today;
   const keep = (key: string, name: string) => read(name).catch(() => before[key] ?? null);
   // variants run as separate processes (--variants) are merged into one configuration
   const variants = async (key: string, names: string[]) => {
@@ -513,6 +518,7 @@ if (phase === "report" || phase === "all") {
         JSON.stringify(
           {
             date,
+            ...(date === today ? {} : { updated: today }),
             prune: await keep("prune", "prune.json"),
             distill: await keep("distill", "distill.json"),
             distill_short: await keep("distill_short", "distill_short.json"),
@@ -531,6 +537,7 @@ if (phase === "report" || phase === "all") {
             distill_cnn_bn_wide_flip: await variants("distill_cnn_bn_wide_flip", [
               "distill-cnn_bn-scnnw-flip-v0.json",
               "distill-cnn_bn-scnnw-flip-v1.json",
+              "distill-cnn_bn-scnnw-flip-v2.json",
             ]),
           },
           null,
