@@ -292,14 +292,12 @@ if (phase === "distill" || phase === "all") {
   // images are the training set's own pixels under another transform (no second read of the files).
   const trainWith = (transform: data.Transform) =>
     new data.ImageClassificationDataset(train.pixels, train.labels, [28, 28], train.classes, transform);
+  const studentImages = flip ? trainWith(data.compose([data.randomHorizontalFlip(), norm])) : train;
   const studentData = augment
     ? trainWith(data.compose([data.randomCrop(28, { padding: 2 }), data.randomHorizontalFlip(), norm]))
-    : !needsTeacher
-    ? (flip ? trainWith(data.compose([data.randomHorizontalFlip(), norm])) : train)
-    : new WithTeacherLogits(
-      flip ? trainWith(data.compose([data.randomHorizontalFlip(), norm])) : train,
-      await teacherLogits(teacher, flip),
-    );
+    : needsTeacher
+    ? new WithTeacherLogits(studentImages, await teacherLogits(teacher, flip))
+    : studentImages;
   // 3. the same student, same seed and batches, without and with the teacher
   // --kd "4:0.9,2:0.5": the (temperature, alpha) pairs of the distilled runs
   const kd = (args.includes("--kd") ? args[args.indexOf("--kd") + 1] : "4:0.9,2:0.5").split(",").map((p) =>
